@@ -1,0 +1,60 @@
+"""Models (base models and promoted fine-tunes), inference endpoints and their generations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sanacloud.platform.db.base import Base, created_at_column, id_column
+
+
+class Model(Base):
+    """A base model (tenant_id NULL, visible to every tenant) or a tenant's promoted checkpoint."""
+
+    __tablename__ = "models"
+
+    id: Mapped[str] = id_column("mdl")
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # base | lora | full
+    family: Mapped[str] = mapped_column(String(63))  # a name from the base-model catalog
+    base_model_id: Mapped[str | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
+    source_checkpoint_id: Mapped[str | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="SET NULL"))
+    uri: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16), default="ready")
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Endpoint(Base):
+    __tablename__ = "endpoints"
+
+    id: Mapped[str] = id_column("ep")
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    pool_id: Mapped[str] = mapped_column(ForeignKey("gpu_pools.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="cold")
+    min_replicas: Mapped[int] = mapped_column(default=0)
+    max_replicas: Mapped[int] = mapped_column(default=1)
+    idle_timeout_s: Mapped[int] = mapped_column(default=300)
+    defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_request_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+
+    id: Mapped[str] = id_column("gen")
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image_keys: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    finished_at: Mapped[datetime | None]

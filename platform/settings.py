@@ -1,0 +1,112 @@
+"""One place for configuration: environment variables prefixed `SANACLOUD_`.
+
+Two modes share every code path; only these values differ:
+- embedded (default): SQLite file, local object-store folder and Celery's filesystem broker, all
+  under one data directory, so `sanacloud up` needs no other setup;
+- cluster: PostgreSQL, MinIO/S3, Redis or RabbitMQ, Kubernetes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "minioadmin"}
+
+
+class Mode(StrEnum):
+    EMBEDDED = "embedded"
+    CLUSTER = "cluster"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANACLOUD_", env_file=None, extra="ignore")
+
+    mode: Mode = Mode.EMBEDDED
+    data_dir: Path = Path.home() / ".sanacloud"
+    # Signs local presigned URLs and Celery messages; generated per data dir in embedded mode.
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Database: empty means the SQLite file in the data dir.
+    database_url: str = ""
+
+    # Object storage: "local" (a folder in the data dir) or "s3" (MinIO or any S3 API).
+    storage_backend: str = "local"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "sanacloud"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # Celery broker: empty means the filesystem transport in the data dir.
+    broker_url: str = ""
+
+    k8s_namespace: str = "sanacloud"
+
+    # Upload limits.
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_file_bytes: int = Field(default=50 * 1024**2, gt=0)
+    max_files_per_upload: int = Field(default=10_000, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    min_image_side: int = Field(default=32, gt=0)
+    max_image_side: int = Field(default=8192, gt=0)
+    max_caption_chars: int = Field(default=4000, gt=0)
+
+    idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.mode is Mode.CLUSTER:
+            problems = []
+            if self.secret_key in INSECURE_SECRETS or len(self.secret_key) < 32:
+                problems.append("SANACLOUD_SECRET_KEY must be set to a random value of 32+ characters")
+            if not self.database_url:
+                problems.append("SANACLOUD_DATABASE_URL must point at PostgreSQL")
+            if not self.broker_url:
+                problems.append("SANACLOUD_BROKER_URL must point at Redis or RabbitMQ")
+            if self.storage_backend == "s3" and self.s3_secret_key in INSECURE_SECRETS:
+                problems.append("SANACLOUD_S3_SECRET_KEY must not be a default value")
+            if problems:
+                raise ValueError("cluster mode refuses insecure defaults: " + "; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sanacloud.db'}"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The configured key, or in embedded mode one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,35 @@
+"""Object storage: one interface, a local-folder and an S3 implementation chosen by settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sanacloud.platform.settings import Settings, get_settings
+from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, tenant_key, tenant_prefix
+
+
+def make_object_store(settings: Settings) -> ObjectStore:
+    if settings.storage_backend == "local":
+        from sanacloud.platform.storage.local import LocalObjectStore
+
+        return LocalObjectStore(settings.objects_dir, settings.public_url, settings.effective_secret_key)
+    if settings.storage_backend == "s3":
+        from minio import Minio
+
+        from sanacloud.platform.storage.s3 import S3ObjectStore
+
+        client = Minio(settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
+                       secure=settings.s3_secure, region=settings.s3_region)
+        store = S3ObjectStore(client, settings.s3_bucket)
+        store.ensure_bucket()
+        return store
+    raise ValueError(f"unknown storage backend {settings.storage_backend!r}; use 'local' or 's3'")
+
+
+@lru_cache
+def get_object_store() -> ObjectStore:
+    return make_object_store(get_settings())
+
+
+__all__ = ["ObjectInfo", "ObjectNotFound", "ObjectStore", "get_object_store", "make_object_store", "tenant_key",
+           "tenant_prefix"]

@@ -1,0 +1,82 @@
+"""The object-store interface. Keys are `/`-separated; every tenant's data lives under its prefix."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+_SAFE_PART = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+class ObjectNotFound(KeyError):
+    """No object is stored under that key."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+def tenant_key(tenant_id: str, *parts: str) -> str:
+    """`tenants/<tenant_id>/<parts...>`, refusing any part that could step outside the prefix."""
+    for part in (tenant_id, *parts):
+        if not _SAFE_PART.match(part) or part in {".", ".."}:
+            raise ValueError(f"unsafe object key part: {part!r}")
+    return "/".join(("tenants", tenant_id, *parts))
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    return tenant_key(tenant_id) + "/"
+
+
+class ObjectStore(ABC):
+    @abstractmethod
+    def put(self, key: str, data: BinaryIO, length: int | None = None,
+            content_type: str = "application/octet-stream") -> ObjectInfo:
+        """Store a stream under `key` (multipart for large or unknown-length streams)."""
+
+    @abstractmethod
+    def open(self, key: str) -> Iterator[bytes]:
+        """Yield the object's bytes in chunks; raises ObjectNotFound."""
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """Raises ObjectNotFound."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, recursively."""
+
+    @abstractmethod
+    def delete(self, keys: list[str]) -> None:
+        """Delete the given keys; missing keys are not an error."""
+
+    @abstractmethod
+    def presigned_get_url(self, key: str, expires_s: int) -> str: ...
+
+    @abstractmethod
+    def presigned_put_url(self, key: str, expires_s: int) -> str: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> ObjectInfo:
+        import io
+
+        return self.put(key, io.BytesIO(data), len(data), content_type)
+
+    def read_bytes(self, key: str) -> bytes:
+        return b"".join(self.open(key))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [info.key for info in self.list(prefix)]
+        self.delete(keys)
+        return len(keys)

@@ -1,0 +1,79 @@
+"""Object store on MinIO or any S3 API, through the `minio` client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import BinaryIO
+
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+
+from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
+
+PART_SIZE = 16 * 1024 * 1024  # multipart chunk for streams of unknown or large length
+CHUNK = 1024 * 1024
+_MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
+
+
+class S3ObjectStore(ObjectStore):
+    def __init__(self, client: Minio, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            self.client.make_bucket(self.bucket)
+
+    def put(self, key: str, data: BinaryIO, length: int | None = None,
+            content_type: str = "application/octet-stream") -> ObjectInfo:
+        result = self.client.put_object(
+            self.bucket, key, data, length=-1 if length is None else length,
+            part_size=PART_SIZE, content_type=content_type,
+        )
+        size = length if length is not None else self.stat(result.object_name).size
+        return ObjectInfo(key=key, size=size)
+
+    def open(self, key: str) -> Iterator[bytes]:
+        try:
+            response = self.client.get_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        return self._chunks(response)
+
+    @staticmethod
+    def _chunks(response) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        try:
+            yield from response.stream(CHUNK)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            info = self.client.stat_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise
+        return ObjectInfo(key=key, size=info.size or 0)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            if obj.object_name is not None:
+                yield ObjectInfo(key=obj.object_name, size=obj.size or 0)
+
+    def delete(self, keys: list[str]) -> None:
+        # remove_objects is lazy: iterating its errors is what sends the requests.
+        errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
+        if errors:
+            raise RuntimeError(f"failed to delete {len(errors)} objects, first: {errors[0]}")
+
+    def presigned_get_url(self, key: str, expires_s: int) -> str:
+        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(seconds=expires_s))
+
+    def presigned_put_url(self, key: str, expires_s: int) -> str:
+        return self.client.presigned_put_object(self.bucket, key, expires=timedelta(seconds=expires_s))
