@@ -19,7 +19,8 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(16))  # lora | full
     status: Mapped[str] = mapped_column(String(16), index=True)
-    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="RESTRICT"), index=True)
+    # NULL once the dataset is deleted; only finished jobs may lose their dataset.
+    dataset_id: Mapped[str | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"), index=True)
     base_model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
     pool_id: Mapped[str] = mapped_column(ForeignKey("gpu_pools.id", ondelete="RESTRICT"), index=True)
     gpus: Mapped[int] = mapped_column(default=1)

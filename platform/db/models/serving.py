@@ -22,7 +22,9 @@ class Model(Base):
     kind: Mapped[str] = mapped_column(String(16))  # base | lora | full
     family: Mapped[str] = mapped_column(String(63))  # a name from the base-model catalog
     base_model_id: Mapped[str | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
-    source_checkpoint_id: Mapped[str | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="SET NULL"))
+    # use_alter: models → checkpoints → jobs → models is a cycle; this key is added after the tables.
+    source_checkpoint_id: Mapped[str | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="SET NULL", use_alter=True))
     uri: Mapped[str] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16), default="ready")
     created_at: Mapped[datetime] = created_at_column()

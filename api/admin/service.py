@@ -1,0 +1,101 @@
+"""Platform administration: tenants, their keys, GPU pools, quotas and base models."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sanacloud.api.admin import schemas
+from sanacloud.api.deps import Principal
+from sanacloud.api.pagination import PageParams, paginate
+from sanacloud.platform import accounts, audit
+from sanacloud.platform.catalog import FAMILIES
+from sanacloud.platform.db.models import ApiKey, GpuPool, Model, Quota, Role, Tenant
+from sanacloud.platform.errors import Conflict, InvalidInput
+
+
+def create_tenant(session: Session, *, actor: Principal, body: schemas.TenantCreate) -> Tenant:
+    tenant = accounts.create_tenant(session, name=body.name, fair_share_weight=body.fair_share_weight)
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant.id, action="tenant.create",
+                 target_type="tenant", target_id=tenant.id, details=body.model_dump())
+    return tenant
+
+
+def list_tenants(session: Session, *, params: PageParams) -> tuple[list[Tenant], str | None]:
+    rows, cursor = paginate(session, select(Tenant), Tenant.id, params)
+    return list(rows), cursor
+
+
+def update_tenant(session: Session, *, actor: Principal, tenant_id: str, body: schemas.TenantUpdate) -> Tenant:
+    tenant = accounts.get_tenant(session, tenant_id=tenant_id)
+    changes = body.model_dump(exclude_none=True)
+    for field, value in changes.items():
+        setattr(tenant, field, value)
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant.id, action="tenant.update",
+                 target_type="tenant", target_id=tenant.id, details=changes)
+    return tenant
+
+
+def create_key(session: Session, *, actor: Principal, tenant_id: str, body: schemas.KeyCreate) -> tuple[ApiKey, str]:
+    accounts.get_tenant(session, tenant_id=tenant_id)
+    member = accounts.ensure_member(session, tenant_id=tenant_id, email=body.email, role=Role(body.role))
+    if member.role != body.role:
+        raise Conflict(f"{body.email} is already a {member.role} of this tenant; ask for that role or change it")
+    key, plaintext = accounts.issue_key(session, name=body.name, member=member)
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant_id, action="key.create",
+                 target_type="api_key", target_id=key.id, details={"email": body.email, "role": body.role})
+    return key, plaintext
+
+
+def list_pools(session: Session) -> list[GpuPool]:
+    return list(session.scalars(select(GpuPool).order_by(GpuPool.name)))
+
+
+def put_pool(session: Session, *, actor: Principal, name: str, body: schemas.PoolPut) -> GpuPool:
+    pool = accounts.upsert_pool(session, name=name, **body.model_dump())
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="pool.put", target_type="gpu_pool",
+                 target_id=pool.id, details=body.model_dump())
+    return pool
+
+
+def quota_out(quota: Quota, pool: GpuPool) -> schemas.QuotaOut:
+    return schemas.QuotaOut(tenant_id=quota.tenant_id, pool=pool.name, nominal_gpus=quota.nominal_gpus,
+                            borrowing_limit_gpus=quota.borrowing_limit_gpus)
+
+
+def list_quotas(session: Session, *, tenant_id: str) -> list[schemas.QuotaOut]:
+    accounts.get_tenant(session, tenant_id=tenant_id)
+    rows = session.execute(select(Quota, GpuPool).join(GpuPool, Quota.pool_id == GpuPool.id)
+                           .where(Quota.tenant_id == tenant_id).order_by(GpuPool.name))
+    return [quota_out(q, p) for q, p in rows.tuples()]
+
+
+def put_quota(session: Session, *, actor: Principal, tenant_id: str, pool_name: str,
+              body: schemas.QuotaPut) -> schemas.QuotaOut:
+    accounts.get_tenant(session, tenant_id=tenant_id)
+    pool = accounts.get_pool_by_name(session, name=pool_name)
+    quota = accounts.set_quota(session, tenant_id=tenant_id, pool=pool, **body.model_dump())
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant_id, action="quota.put", target_type="quota",
+                 target_id=quota.id, details={"pool": pool_name, **body.model_dump()})
+    return quota_out(quota, pool)
+
+
+def base_model_out(model: Model) -> schemas.BaseModelOut:
+    family = FAMILIES[model.family]
+    return schemas.BaseModelOut(id=model.id, name=model.name, family=model.family, uri=model.uri,
+                                status=model.status, native_resolution=family.native_resolution,
+                                resolutions=list(family.resolutions), created_at=model.created_at)
+
+
+def list_base_models(session: Session) -> list[schemas.BaseModelOut]:
+    rows = session.scalars(select(Model).where(Model.kind == "base", Model.tenant_id.is_(None)).order_by(Model.name))
+    return [base_model_out(m) for m in rows]
+
+
+def import_base_model(session: Session, *, actor: Principal, body: schemas.BaseModelImport) -> schemas.BaseModelOut:
+    if body.family not in FAMILIES:
+        raise InvalidInput(f"unknown model family {body.family!r}; known: {', '.join(sorted(FAMILIES))}")
+    model = accounts.register_base_model(session, name=body.name, family=body.family, uri=body.uri)
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="base_model.import", target_type="model",
+                 target_id=model.id, details=body.model_dump())
+    return base_model_out(model)

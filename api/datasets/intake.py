@@ -1,0 +1,327 @@
+"""Turns one upload (multipart files and/or .zip archives) into validated images with captions.
+
+Pure: no database, HTTP or object storage, no global state; it writes only under `workdir`.
+Steps: list every entry and refuse anything unsafe or too large before extracting a byte; copy
+the entries we read into `workdir` (counting bytes as they stream, since declared sizes can lie);
+decode every image; pair captions. Security and size problems refuse the whole upload
+(InvalidInput, PayloadTooLarge); a bad image or caption is one Rejection in the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import os
+import posixpath
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO
+
+from sanacloud.api.datasets.captions import (
+    METADATA_NAME, CaptionRejected, MetadataCaption, parse_metadata, read_sidecar, sidecar_stem,
+)
+from sanacloud.api.datasets.images import ImageRejected, image_suffixes, inspect_image
+from sanacloud.api.datasets.names import folder_of, is_junk, normalise_name, suffix_of
+from sanacloud.api.datasets.zipfiles import archive_members, member_chunks, open_archive
+from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
+
+CHUNK_BYTES = 1 << 20
+_WHAT_TO_SEND = "PNG, JPEG, WEBP, GIF, BMP or TIFF images with optional .txt captions or a metadata.jsonl, or a .zip"
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_file_bytes: int  # one image or caption file
+    max_total_bytes: int  # all files of the upload after unzipping
+    max_files: int  # entries (after unzipping)
+    max_image_pixels: int  # width*height; guards against decompression bombs
+    min_image_side: int
+    max_image_side: int
+    max_caption_chars: int
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value <= 0:
+                raise ValueError(f"IntakeLimits.{name} must be positive, got {value}")
+        if self.min_image_side > self.max_image_side:
+            raise ValueError("IntakeLimits.min_image_side must not exceed max_image_side")
+
+
+@dataclass(frozen=True)
+class IncomingFile:  # one part of a multipart upload as received
+    filename: str  # client-supplied name
+    stream: BinaryIO  # readable, seekable
+    size: int  # as declared; 0 when unknown (bytes are counted anyway)
+
+
+@dataclass(frozen=True)
+class AcceptedImage:
+    name: str  # normalised relative posix name, e.g. "cats/001.png"
+    format: str  # "png" | "jpeg" | "webp" | "gif" | "bmp" | "tiff"
+    content_type: str  # e.g. "image/png"
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    caption: str | None
+    path: Path  # a file under `workdir` holding the exact bytes, to be uploaded to storage
+
+
+@dataclass(frozen=True)
+class Rejection:
+    name: str
+    reason: str
+
+
+@dataclass
+class IntakeResult:
+    images: list[AcceptedImage]
+    rejected: list[Rejection]
+    warnings: list[str]
+
+
+class _Kind(enum.Enum):
+    IMAGE = "image"
+    CAPTION = "caption"
+    METADATA = "metadata"
+    ARCHIVE = "archive"  # a zip inside a zip: not expanded
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    declared_size: int
+    origin: str  # for messages: "'a.png'" or "'a.png' in 'data.zip'"
+    chunks: Callable[[], Iterator[bytes]]
+
+    @property
+    def kind(self) -> _Kind:
+        suffix = suffix_of(self.name)
+        if posixpath.basename(self.name).lower() == METADATA_NAME:
+            return _Kind.METADATA
+        if suffix == ".txt":
+            return _Kind.CAPTION
+        if suffix == ".zip":
+            return _Kind.ARCHIVE
+        return _Kind.IMAGE if suffix in image_suffixes() else _Kind.OTHER
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    name: str
+    path: Path
+    size: int
+    sha256: str
+
+
+def read_upload(files: list[IncomingFile], limits: IntakeLimits, workdir: Path) -> IntakeResult:
+    """Validate one upload; raise InvalidInput/PayloadTooLarge for problems that refuse all of it."""
+    spool = _Spool(workdir, limits)
+    try:
+        with contextlib.ExitStack() as archives:
+            entries = _list_entries(files, limits, archives)
+            if not any(entry.kind is _Kind.IMAGE for entry in entries):
+                raise InvalidInput(f"the upload contains no images; send {_WHAT_TO_SEND}")
+            intake = _Intake(limits)
+            for entry in entries:
+                intake.add(entry, spool)
+        result = intake.finish()
+    except BaseException:
+        spool.discard(keep=set())
+        raise
+    spool.discard(keep={image.path for image in result.images})
+    return result
+
+
+def _list_entries(files: list[IncomingFile], limits: IntakeLimits, archives: contextlib.ExitStack) -> list[_Entry]:
+    """Every entry of the upload, sorted by name, after the name, count and declared-size checks."""
+    entries: list[_Entry] = []
+    for incoming in files:
+        name = normalise_name(incoming.filename)
+        if is_junk(name):
+            continue
+        if suffix_of(name) == ".zip":
+            archive = archives.enter_context(open_archive(incoming.stream, name))
+            entries += [_Entry(m.name, m.info.file_size, f"{m.name!r} in {name!r}",
+                               partial(member_chunks, archive, m, name, CHUNK_BYTES))
+                        for m in archive_members(archive, name, folder_of(name))]
+        else:
+            entries.append(_Entry(name, incoming.size, repr(name), partial(_stream_chunks, incoming.stream)))
+        if len(entries) > limits.max_files:
+            raise PayloadTooLarge(f"the upload holds more than {limits.max_files:,} files (after unzipping); "
+                                  "split it into several uploads")
+    origins: dict[str, str] = {}
+    for entry in entries:
+        if entry.name in origins:
+            raise InvalidInput(f"the upload contains {entry.name!r} twice ({origins[entry.name]} and {entry.origin}); "
+                               "rename one of them")
+        origins[entry.name] = entry.origin
+        if entry.declared_size > limits.max_file_bytes:
+            raise _file_too_large(entry, entry.declared_size, limits)
+    total = sum(entry.declared_size for entry in entries)
+    if total > limits.max_total_bytes:
+        raise _upload_too_large(total, limits)
+    return sorted(entries, key=lambda entry: entry.name)
+
+
+def _stream_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    stream.seek(0)
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _file_too_large(entry: _Entry, size: int | None, limits: IntakeLimits) -> PayloadTooLarge:
+    """`size` as declared, or None when counting the bytes ran past the limit."""
+    how_big = f"{size:,} bytes" if size is not None else f"larger than {limits.max_file_bytes:,} bytes"
+    return PayloadTooLarge(f"{entry.origin} is {how_big}; the limit is {limits.max_file_bytes:,} bytes per file")
+
+
+def _upload_too_large(total: int | None, limits: IntakeLimits) -> PayloadTooLarge:
+    how_big = f"{total:,} bytes" if total is not None else f"larger than {limits.max_total_bytes:,} bytes"
+    return PayloadTooLarge(f"the upload is {how_big} after unzipping; the limit is {limits.max_total_bytes:,} bytes; "
+                           "split it into several uploads")
+
+
+class _Spool:
+    """Copies entries into `workdir` under generated names, counting every byte against the limits."""
+
+    def __init__(self, workdir: Path, limits: IntakeLimits) -> None:
+        self.workdir = workdir
+        self.limits = limits
+        self.total = 0
+        self.paths: list[Path] = []
+
+    def write(self, entry: _Entry) -> _Spooled:
+        fd, raw_path = tempfile.mkstemp(prefix="upload-", suffix=".bin", dir=self.workdir)
+        path = Path(raw_path)
+        self.paths.append(path)
+        digest, size = hashlib.sha256(), 0
+        with os.fdopen(fd, "wb") as out, contextlib.closing(entry.chunks()) as chunks:
+            for chunk in chunks:
+                size += len(chunk)
+                self.total += len(chunk)
+                if size > self.limits.max_file_bytes:
+                    raise _file_too_large(entry, None, self.limits)
+                if self.total > self.limits.max_total_bytes:
+                    raise _upload_too_large(None, self.limits)
+                digest.update(chunk)
+                out.write(chunk)
+        return _Spooled(entry.name, path, size, digest.hexdigest())
+
+    def discard(self, keep: set[Path]) -> None:
+        for path in self.paths:
+            if path not in keep:
+                path.unlink(missing_ok=True)
+
+
+@dataclass
+class _Intake:
+    limits: IntakeLimits
+    images: list[_Spooled] = field(default_factory=list)
+    sidecars: dict[str, _Spooled] = field(default_factory=dict)  # by stem: "a/b" for "a/b.txt"
+    metadata: list[_Spooled] = field(default_factory=list)
+    sidecar_text: dict[str, str | None] = field(default_factory=dict)  # by sidecar name, once read
+    names: set[str] = field(default_factory=set)
+    rejected: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, entry: _Entry, spool: _Spool) -> None:
+        self.names.add(entry.name)
+        kind = entry.kind
+        if kind is _Kind.ARCHIVE:
+            self.rejected.append(Rejection(entry.name, "nested zip archives are not expanded; "
+                                                       "put the files in the outer archive instead"))
+        elif kind is _Kind.OTHER:
+            suffix = suffix_of(entry.name)
+            what = f"unsupported file type {suffix!r}" if suffix else "the file has no extension"
+            self.rejected.append(Rejection(entry.name, f"not an image: {what}; send {_WHAT_TO_SEND}"))
+        elif kind is _Kind.IMAGE:
+            self.images.append(spool.write(entry))
+        elif kind is _Kind.METADATA:
+            self.metadata.append(spool.write(entry))
+        elif (stem := sidecar_stem(entry.name)) in self.sidecars:  # "b.txt" and "b.TXT"
+            self.rejected.append(Rejection(entry.name, f"{self.sidecars[stem].name!r} already captions this image"))
+        else:
+            self.sidecars[stem] = spool.write(entry)
+
+    def finish(self) -> IntakeResult:
+        from_metadata = self._metadata_captions()
+        image_stems = {sidecar_stem(image.name) for image in self.images}
+        self.warnings += [f"caption file {sidecar.name!r} has no matching image"
+                          for stem, sidecar in sorted(self.sidecars.items()) if stem not in image_stems]
+        accepted: list[AcceptedImage] = []
+        for image in self.images:
+            try:
+                info = inspect_image(image.path, suffix=suffix_of(image.name), max_pixels=self.limits.max_image_pixels,
+                                     min_side=self.limits.min_image_side, max_side=self.limits.max_image_side)
+            except ImageRejected as exc:
+                self.rejected.append(Rejection(image.name, exc.reason))
+                continue
+            caption = self._caption(image.name, from_metadata)
+            if caption is not None and len(caption) > self.limits.max_caption_chars:
+                self.rejected.append(Rejection(image.name, self._too_long()))
+                continue
+            accepted.append(AcceptedImage(image.name, info.format, info.content_type, info.width, info.height,
+                                          image.size, image.sha256, caption, image.path))
+        self.warnings += _duplicate_warnings(accepted)
+        uncaptioned = [image.name for image in accepted if image.caption is None]
+        if uncaptioned:
+            some = ", ".join(repr(name) for name in uncaptioned[:5]) + (", ..." if len(uncaptioned) > 5 else "")
+            count = f"{len(uncaptioned)} images have" if len(uncaptioned) > 1 else "1 image has"
+            self.warnings.append(f"{count} no caption: {some}")
+        rejected = sorted(self.rejected, key=lambda rejection: (rejection.name, rejection.reason))
+        return IntakeResult(images=accepted, rejected=rejected, warnings=self.warnings)
+
+    def _metadata_captions(self) -> dict[str, MetadataCaption]:
+        captions: dict[str, MetadataCaption] = {}
+        for spooled in self.metadata:
+            for row in parse_metadata(spooled.path.read_bytes(), spooled.name):
+                if row.image in captions:
+                    raise InvalidInput(f"{row.source} captions {row.image!r} again (already in "
+                                       f"{captions[row.image].source}); keep one caption per image")
+                captions[row.image] = row
+                if row.image not in self.names:
+                    self.warnings.append(f"{row.source}: {row.image!r} is not in the upload")
+        return captions
+
+    def _caption(self, image: str, from_metadata: dict[str, MetadataCaption]) -> str | None:
+        sidecar = self.sidecars.get(sidecar_stem(image))
+        row = from_metadata.get(image)
+        if row is not None:
+            if sidecar is not None:
+                self.warnings.append(f"{image!r} has captions in both {row.source} and {sidecar.name!r}; "
+                                     f"using {row.source}")
+            return row.caption
+        return None if sidecar is None else self._sidecar_caption(sidecar)
+
+    def _sidecar_caption(self, sidecar: _Spooled) -> str | None:
+        """Read and judge each sidecar once ("a.png" and "a.jpg" share "a.txt"); unreadable means uncaptioned."""
+        if sidecar.name not in self.sidecar_text:
+            try:
+                text = read_sidecar(sidecar.path.read_bytes())
+            except CaptionRejected as exc:
+                self.rejected.append(Rejection(sidecar.name, exc.reason))
+                text = None
+            if text is not None and len(text) > self.limits.max_caption_chars:
+                self.rejected.append(Rejection(sidecar.name, f"{self._too_long()} ({len(text):,})"))
+            self.sidecar_text[sidecar.name] = text
+        return self.sidecar_text[sidecar.name]
+
+    def _too_long(self) -> str:
+        return f"caption longer than {self.limits.max_caption_chars} characters"
+
+
+def _duplicate_warnings(images: list[AcceptedImage]) -> list[str]:
+    first: dict[str, str] = {}
+    found: list[str] = []
+    for image in images:
+        if image.sha256 in first:
+            found.append(f"{image.name!r} has the same content as {first[image.sha256]!r}")
+        else:
+            first.setdefault(image.sha256, image.name)
+    return found

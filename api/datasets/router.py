@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from sanacloud.api.datasets import schemas, service
+from sanacloud.api.datasets.intake import IncomingFile
+from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
+from sanacloud.api.pagination import PageDep, to_page
+from sanacloud.api.schemas import Page
+from sanacloud.platform.errors import InvalidInput
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+FILE_FIELDS = {"files", "file"}
+
+
+@router.post("", status_code=201)
+def create_dataset(body: schemas.DatasetCreate, session: SessionDep, actor: TenantDep) -> schemas.DatasetOut:
+    return schemas.DatasetOut.model_validate(service.create(session, actor=actor, body=body))
+
+
+@router.get("")
+def list_datasets(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.DatasetOut]:
+    rows, cursor = service.list_datasets(session, actor=actor, params=page)
+    return to_page(rows, cursor, schemas.DatasetOut)
+
+
+@router.get("/{dataset_id}")
+def get_dataset(dataset_id: str, session: SessionDep, actor: TenantDep) -> schemas.DatasetDetail:
+    dataset = service.get(session, actor=actor, dataset_id=dataset_id)
+    base = schemas.DatasetOut.model_validate(dataset).model_dump()
+    return schemas.DatasetDetail(**base, stats=service.stats(session, dataset=dataset), report=dataset.report)
+
+
+@router.patch("/{dataset_id}")
+def update_dataset(dataset_id: str, body: schemas.DatasetUpdate, session: SessionDep,
+                   actor: TenantDep) -> schemas.DatasetOut:
+    return schemas.DatasetOut.model_validate(service.update(session, actor=actor, dataset_id=dataset_id, body=body))
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(dataset_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
+    service.delete(session, store, actor=actor, dataset_id=dataset_id)
+    return Response(status_code=204)
+
+
+@router.post("/{dataset_id}/files", status_code=201, openapi_extra={
+    "requestBody": {"content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"],
+        "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                 "description": "images, .txt caption sidecars, a metadata.jsonl, or .zip archives"}},
+    }}}, "required": True}})
+async def upload_files(
+    dataset_id: str, request: Request, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
+    on_invalid: Annotated[service.OnInvalid, Query(description="reject: any invalid image refuses the upload; "
+                                                               "skip: store the valid ones")] = "reject",
+) -> schemas.UploadReport:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("upload files as multipart/form-data in the field 'files'")
+    form = await request.form(max_files=settings.max_files_per_upload, max_fields=20)
+    try:
+        unknown = sorted(set(form.keys()) - FILE_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown form field(s) {', '.join(unknown)}; send files in the field 'files'")
+        files = [_incoming(part) for field in FILE_FIELDS for part in form.getlist(field)]
+        return await run_in_threadpool(service.upload, session, store, settings, actor=actor, dataset_id=dataset_id,
+                                       files=files, on_invalid=on_invalid)
+    finally:
+        await form.close()
+
+
+def _incoming(part: UploadFile | str) -> IncomingFile:
+    if isinstance(part, str):
+        raise InvalidInput("the field 'files' must hold files, not text")
+    return IncomingFile(filename=part.filename or "", stream=part.file, size=part.size or 0)
+
+
+@router.get("/{dataset_id}/files")
+def list_files(dataset_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
+               page: PageDep) -> Page[schemas.DatasetFileOut]:
+    rows, cursor = service.list_files(session, actor=actor, dataset_id=dataset_id, params=page)
+    items = [schemas.DatasetFileOut.model_validate(
+        {**_columns(row), "url": store.presigned_get_url(row.object_key, settings.presign_ttl_s)}) for row in rows]
+    return Page[schemas.DatasetFileOut](items=items, next_cursor=cursor)
+
+
+def _columns(row: object) -> dict[str, object]:
+    return {c: getattr(row, c) for c in schemas.DatasetFileOut.model_fields if c != "url"}
+
+
+@router.delete("/{dataset_id}/files/{file_id}", status_code=204)
+def delete_file(dataset_id: str, file_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
+    service.delete_file(session, store, actor=actor, dataset_id=dataset_id, file_id=file_id)
+    return Response(status_code=204)

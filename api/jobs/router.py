@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Response
+
+from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
+from sanacloud.api.jobs import schemas, service
+from sanacloud.api.pagination import PageDep, to_page
+from sanacloud.api.schemas import Page
+from sanacloud.platform.jobs.states import JobStatus
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=201, responses={200: {"description": "an Idempotency-Key replay: the job it created"}})
+def create_job(
+    request: Annotated[schemas.JobCreate, Body()], response: Response, session: SessionDep, settings: SettingsDep,
+    actor: TenantDep,
+    idempotency_key: Annotated[str | None, Header(description="retry-safe submission: the same key and body "
+                                                              "return the job first created")] = None,
+) -> schemas.JobOut:
+    job, created = service.create(session, actor=actor, request=request, idempotency_key=idempotency_key,
+                                  ttl_s=settings.idempotency_ttl_s)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return schemas.JobOut.model_validate(job)
+
+
+@router.get("")
+def list_jobs(session: SessionDep, actor: TenantDep, page: PageDep, status: JobStatus | None = None,
+              dataset_id: Annotated[str | None, Query(max_length=40)] = None) -> Page[schemas.JobOut]:
+    rows, cursor = service.list_jobs(session, actor=actor, params=page, status=status, dataset_id=dataset_id)
+    return to_page(rows, cursor, schemas.JobOut)
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+    return schemas.JobOut.model_validate(service.get(session, actor=actor, job_id=job_id))
+
+
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+    return schemas.JobOut.model_validate(service.cancel(session, actor=actor, job_id=job_id))
+
+
+@router.get("/{job_id}/events")
+def job_events(
+    job_id: str, session: SessionDep, actor: TenantDep,
+    after: Annotated[int, Query(ge=0, description="return events with an id greater than this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    type: Annotated[list[str] | None, Query(description="only these event types, e.g. status, step")] = None,
+) -> schemas.EventPage:
+    rows, cursor = service.events(session, actor=actor, job_id=job_id, after=after, limit=limit, types=type or [])
+    return schemas.EventPage(items=[schemas.JobEventOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/{job_id}/checkpoints")
+def job_checkpoints(job_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
+                    actor: TenantDep) -> list[schemas.CheckpointOut]:
+    return [schemas.CheckpointOut(
+        id=c.id, step=c.step, metrics=c.metrics, created_at=c.created_at,
+        sample_urls=[store.presigned_get_url(key, settings.presign_ttl_s) for key in c.sample_keys],
+    ) for c in service.checkpoints(session, actor=actor, job_id=job_id)]

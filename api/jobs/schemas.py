@@ -1,0 +1,128 @@
+"""Job requests: a LoRA fine-tune or a full training run, each hyperparameter optional or "auto"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from sanacloud.api.schemas import Name, RequestModel, ResponseModel
+
+Auto = Literal["auto"]
+LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point", "linear_1", "linear_2"]
+DEFAULT_LORA_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point"]
+Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1200)]
+
+
+class LoraSettings(RequestModel):
+    rank: int = Field(default=16, ge=1, le=256)
+    alpha: float | None = Field(default=None, gt=0, le=1024, description="defaults to the rank")
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    targets: list[LoraTarget] = Field(
+        default_factory=lambda: list(DEFAULT_LORA_TARGETS), min_length=1,
+        description="attention projections and Mix-FFN pointwise convs; the depthwise conv is never a target")
+
+
+class DeepSpeedSettings(RequestModel):
+    zero_stage: Literal[2, 3] = 2
+
+
+class Hyperparameters(RequestModel):
+    learning_rate: float | Auto = Field(default="auto", description="> 0 and <= 1")
+    steps: int | Auto = Field(default="auto", description="optimizer steps; or give epochs")
+    epochs: int | None = Field(default=None, ge=1, le=10_000)
+    batch_size: int | Auto = "auto"
+    gradient_accumulation_steps: int = Field(default=1, ge=1, le=128)
+    resolution: int | Auto = "auto"
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="random when omitted (and recorded)")
+    checkpoint_interval: int | Auto = Field(default="auto", description="steps between checkpoints")
+    validation_prompts: list[Prompt] = Field(default_factory=list, max_length=16,
+                                             description="default: up to 4 captions from the dataset")
+    warmup_steps: int | Auto = "auto"
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    max_grad_norm: float | Auto = "auto"
+    flow_shift: float | Auto = "auto"
+    mixed_precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    caption_dropout: float = Field(default=0.1, ge=0, le=1, description="drop captions this often, for CFG")
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
+    gradient_checkpointing: bool = False
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Hyperparameters:
+        checks: list[tuple[str, Any, float, float]] = [
+            ("learning_rate", self.learning_rate, 1e-8, 1.0), ("steps", self.steps, 1, 1_000_000),
+            ("batch_size", self.batch_size, 1, 1024), ("resolution", self.resolution, 32, 8192),
+            ("checkpoint_interval", self.checkpoint_interval, 1, 1_000_000),
+            ("warmup_steps", self.warmup_steps, 0, 1_000_000), ("max_grad_norm", self.max_grad_norm, 1e-6, 1e6),
+            ("flow_shift", self.flow_shift, 0.1, 100.0),
+        ]
+        for name, value, low, high in checks:
+            if value != "auto" and not (low <= value <= high):
+                raise ValueError(f"{name} must be 'auto' or between {low:g} and {high:g}, got {value}")
+        if self.epochs is not None and self.steps != "auto":
+            raise ValueError("give either steps or epochs, not both")
+        return self
+
+
+class _JobCreateBase(RequestModel):
+    name: Name | None = None
+    dataset_id: str = Field(max_length=40)
+    base_model: str = Field(max_length=100, description="a base model's name or id, see GET /v1/base-models")
+    pool: str | None = Field(default=None, max_length=63, description="GPU pool name; default: the tenant's pool")
+    gpus: int | None = Field(default=None, ge=1, le=64)
+    priority: int = Field(default=0, ge=-100, le=100)
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+
+
+class LoraJobCreate(_JobCreateBase):
+    type: Literal["lora"]
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+
+
+class FullJobCreate(_JobCreateBase):
+    type: Literal["full"]
+    deepspeed: DeepSpeedSettings = Field(default_factory=DeepSpeedSettings)
+
+
+JobCreate = Annotated[LoraJobCreate | FullJobCreate, Field(discriminator="type")]
+
+
+class JobOut(ResponseModel):
+    id: str
+    name: str
+    type: str
+    status: str
+    dataset_id: str | None
+    base_model_id: str
+    pool_id: str
+    gpus: int
+    priority: int
+    requested: dict[str, Any]
+    hyperparameters: dict[str, Any] = Field(description="what the job runs with, every 'auto' resolved")
+    error: str | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobEventOut(ResponseModel):
+    id: int
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventPage(ResponseModel):
+    items: list[JobEventOut]
+    next_cursor: int | None = Field(description="pass as ?after= to read on; null when no more events yet")
+
+
+class CheckpointOut(ResponseModel):
+    id: str
+    step: int
+    metrics: dict[str, Any]
+    created_at: datetime
+    sample_urls: list[str]

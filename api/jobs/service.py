@@ -1,0 +1,145 @@
+"""Training jobs: submit (validated, idempotent), list, inspect, cancel, read events and checkpoints."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from sanacloud.api.deps import TenantPrincipal
+from sanacloud.api.jobs import hyperparameters
+from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
+from sanacloud.api.pagination import PageParams, paginate
+from sanacloud.platform import idempotency
+from sanacloud.platform.catalog import FAMILIES
+from sanacloud.platform.db.base import new_id, utcnow
+from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model, Quota
+from sanacloud.platform.db.scoped import get_owned
+from sanacloud.platform.errors import Conflict, InvalidInput
+from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
+
+IDEMPOTENCY_SCOPE = "jobs.create"
+CANCEL_AT_ONCE = {JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED, JobStatus.PREEMPTED}
+CAPTIONS_SAMPLED = 64
+
+
+def get(session: Session, *, actor: TenantPrincipal, job_id: str, for_update: bool = False) -> Job:
+    return get_owned(session, Job, job_id, tenant_id=actor.tenant_id, kind="job", for_update=for_update)
+
+
+def create(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate | FullJobCreate,
+           idempotency_key: str | None, ttl_s: int) -> tuple[Job, bool]:
+    """Submit a job. Returns (job, created); created is False when an Idempotency-Key replays."""
+    job_id = new_id("job")
+    if idempotency_key is not None:
+        key = idempotency.validate_key(idempotency_key)
+        body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+        owner = idempotency.find(session, tenant_id=actor.tenant_id, scope=IDEMPOTENCY_SCOPE, key=key,
+                                 body_hash=body_hash) or idempotency.claim(
+            session, tenant_id=actor.tenant_id, scope=IDEMPOTENCY_SCOPE, key=key, body_hash=body_hash,
+            resource_id=job_id, ttl_s=ttl_s)
+        if owner != job_id:
+            return get(session, actor=actor, job_id=owner), False
+    return _submit(session, actor=actor, request=request, job_id=job_id), True
+
+
+def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate | FullJobCreate, job_id: str) -> Job:
+    dataset = _dataset(session, actor, request.dataset_id)
+    base = _base_model(session, request.base_model)
+    family = FAMILIES[base.family]
+    pool = _pool(session, actor, request.pool)
+    gpus = request.gpus or (family.gpus_full if isinstance(request, FullJobCreate) else 1)
+    _check_fits(session, actor, pool, gpus)
+    captions = session.scalars(select(DatasetFile.caption).where(DatasetFile.dataset_id == dataset.id)
+                               .order_by(DatasetFile.name).limit(CAPTIONS_SAMPLED)).all()
+    resolved = hyperparameters.resolve(request, family, image_count=dataset.file_count, captions=list(captions),
+                                       on_cpu=pool.gpu_type == "cpu")
+    job = Job(id=job_id, tenant_id=actor.tenant_id, name=request.name or f"{request.type}-{dataset.name}",
+              type=request.type, status=JobStatus.VALIDATING, dataset_id=dataset.id, base_model_id=base.id,
+              pool_id=pool.id, gpus=gpus, priority=request.priority, requested=request.model_dump(mode="json"),
+              hyperparameters=resolved)
+    session.add(job)
+    session.flush()
+    transition(session, job, JobStatus.QUEUED, reason="validated")
+    return job
+
+
+def _dataset(session: Session, actor: TenantPrincipal, dataset_id: str) -> Dataset:
+    dataset = get_owned(session, Dataset, dataset_id, tenant_id=actor.tenant_id, kind="dataset")
+    if dataset.file_count == 0:
+        raise InvalidInput(f"dataset {dataset.id!r} has no images yet; upload some before training on it")
+    return dataset
+
+
+def _base_model(session: Session, name_or_id: str) -> Model:
+    model = session.scalar(select(Model).where(
+        Model.kind == "base", Model.tenant_id.is_(None), or_(Model.name == name_or_id, Model.id == name_or_id)))
+    if model is None:
+        known = session.scalars(select(Model.name).where(Model.kind == "base", Model.tenant_id.is_(None))).all()
+        raise InvalidInput(f"unknown base model {name_or_id!r}; available: {', '.join(sorted(known)) or 'none'}")
+    if model.status != "ready":
+        raise InvalidInput(f"base model {model.name!r} is {model.status}, not ready")
+    return model
+
+
+def _pool(session: Session, actor: TenantPrincipal, name: str | None) -> GpuPool:
+    if name is not None:
+        pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
+        if pool is None:
+            raise InvalidInput(f"unknown GPU pool {name!r}")
+        return pool
+    usable = session.scalars(select(GpuPool).join(Quota, Quota.pool_id == GpuPool.id).where(
+        Quota.tenant_id == actor.tenant_id, Quota.nominal_gpus + Quota.borrowing_limit_gpus > 0)
+        .order_by(Quota.nominal_gpus.desc(), GpuPool.name)).all()
+    if not usable:
+        raise InvalidInput("your tenant has no GPU quota on any pool; ask a platform admin for one")
+    return usable[0]
+
+
+def _check_fits(session: Session, actor: TenantPrincipal, pool: GpuPool, gpus: int) -> None:
+    quota = session.scalar(select(Quota).where(Quota.tenant_id == actor.tenant_id, Quota.pool_id == pool.id))
+    limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
+    if gpus > pool.capacity_gpus:
+        raise InvalidInput(f"the job needs {gpus} GPUs but pool {pool.name!r} has only {pool.capacity_gpus}")
+    if gpus > limit:
+        raise InvalidInput(f"the job needs {gpus} GPUs but your quota on pool {pool.name!r} allows at most {limit} "
+                           "(nominal plus borrowing); ask a platform admin for more")
+
+
+def list_jobs(session: Session, *, actor: TenantPrincipal, params: PageParams, status: str | None,
+              dataset_id: str | None) -> tuple[list[Job], str | None]:
+    query = select(Job).where(Job.tenant_id == actor.tenant_id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if dataset_id is not None:
+        query = query.where(Job.dataset_id == dataset_id)
+    rows, cursor = paginate(session, query, Job.id, params)
+    return list(rows), cursor
+
+
+def cancel(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
+    """Cancel at once when nothing runs; a running job is asked to stop and its worker confirms."""
+    job = get(session, actor=actor, job_id=job_id, for_update=True)
+    if job.status in TERMINAL:
+        raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")
+    if job.status in CANCEL_AT_ONCE:
+        transition(session, job, JobStatus.CANCELLED, reason="cancelled by user")
+    elif job.cancel_requested_at is None:
+        job.cancel_requested_at = utcnow()
+        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="cancel_requested", payload={}))
+    return job
+
+
+def events(session: Session, *, actor: TenantPrincipal, job_id: str, after: int, limit: int,
+           types: list[str]) -> tuple[list[JobEvent], int | None]:
+    job = get(session, actor=actor, job_id=job_id)
+    query = select(JobEvent).where(JobEvent.job_id == job.id, JobEvent.id > after)
+    if types:
+        query = query.where(JobEvent.type.in_(types))
+    rows = list(session.scalars(query.order_by(JobEvent.id).limit(limit)))
+    return rows, (rows[-1].id if len(rows) == limit else None)
+
+
+def checkpoints(session: Session, *, actor: TenantPrincipal, job_id: str) -> list[Checkpoint]:
+    job = get(session, actor=actor, job_id=job_id)
+    return list(session.scalars(select(Checkpoint).where(Checkpoint.job_id == job.id).order_by(Checkpoint.step)))
+

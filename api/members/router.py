@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from sanacloud.api.admin.schemas import KeyCreated, KeyOut
+from sanacloud.api.deps import SessionDep, TenantAdminDep, TenantDep
+from sanacloud.api.members import schemas, service
+from sanacloud.api.pagination import PageDep, to_page
+from sanacloud.api.schemas import Page
+
+router = APIRouter(prefix="/v1", tags=["members and keys"])
+
+
+@router.get("/members")
+def list_members(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.MemberOut]:
+    rows, cursor = service.list_members(session, actor=actor, params=page)
+    return to_page(rows, cursor, schemas.MemberOut)
+
+
+@router.post("/members", status_code=201)
+def create_member(body: schemas.MemberCreate, session: SessionDep, actor: TenantAdminDep) -> schemas.MemberOut:
+    return schemas.MemberOut.model_validate(service.create_member(session, actor=actor, body=body))
+
+
+@router.patch("/members/{member_id}")
+def update_member(member_id: str, body: schemas.MemberUpdate, session: SessionDep,
+                  actor: TenantAdminDep) -> schemas.MemberOut:
+    return schemas.MemberOut.model_validate(service.update_member(session, actor=actor, member_id=member_id, body=body))
+
+
+@router.delete("/members/{member_id}", status_code=204)
+def delete_member(member_id: str, session: SessionDep, actor: TenantAdminDep) -> Response:
+    service.delete_member(session, actor=actor, member_id=member_id)
+    return Response(status_code=204)
+
+
+@router.get("/keys")
+def list_keys(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[KeyOut]:
+    rows, cursor = service.list_keys(session, actor=actor, params=page)
+    return to_page(rows, cursor, KeyOut)
+
+
+@router.post("/keys", status_code=201)
+def create_key(body: schemas.OwnKeyCreate, session: SessionDep, actor: TenantDep) -> KeyCreated:
+    key, plaintext = service.create_key(session, actor=actor, body=body)
+    return KeyCreated(**KeyOut.model_validate(key).model_dump(), key=plaintext)
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(key_id: str, session: SessionDep, actor: TenantDep) -> KeyOut:
+    return KeyOut.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))

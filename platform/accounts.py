@@ -1,0 +1,115 @@
+"""Tenants, members and API keys: shared by the admin API, the members API and the CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, Role, Tenant
+from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
+from sanacloud.platform.security import generate_api_key
+
+
+def create_tenant(session: Session, *, name: str, fair_share_weight: float = 1.0) -> Tenant:
+    if session.scalar(select(Tenant.id).where(Tenant.name == name)):
+        raise Conflict(f"a tenant named {name!r} already exists")
+    tenant = Tenant(name=name, fair_share_weight=fair_share_weight)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, *, tenant_id: str) -> Tenant:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound.of("tenant", tenant_id)
+    return tenant
+
+
+def find_tenant(session: Session, *, id_or_name: str) -> Tenant:
+    tenant = session.get(Tenant, id_or_name) or session.scalar(select(Tenant).where(Tenant.name == id_or_name))
+    if tenant is None:
+        raise NotFound.of("tenant", id_or_name)
+    return tenant
+
+
+def ensure_member(session: Session, *, tenant_id: str, email: str, role: Role) -> Member:
+    """The tenant's member with this email, created with `role` if new."""
+    member = session.scalar(select(Member).where(Member.tenant_id == tenant_id, Member.email == email))
+    if member is None:
+        member = Member(tenant_id=tenant_id, email=email, role=role)
+        session.add(member)
+        session.flush()
+    return member
+
+
+def issue_key(session: Session, *, name: str, member: Member | None = None) -> tuple[ApiKey, str]:
+    """A new key for `member` (with the member's role), or a platform-admin key when no member.
+
+    Returns the row and the plaintext key, which is never stored and cannot be shown again.
+    """
+    new = generate_api_key()
+    key = ApiKey(
+        name=name, prefix=new.prefix, key_hash=new.key_hash,
+        tenant_id=member.tenant_id if member else None,
+        member_id=member.id if member else None,
+        role=member.role if member else Role.PLATFORM_ADMIN,
+    )
+    session.add(key)
+    session.flush()
+    return key, new.plaintext
+
+
+def revoke_keys_of(session: Session, *, member_id: str) -> None:
+    for key in session.scalars(select(ApiKey).where(ApiKey.member_id == member_id, ApiKey.revoked_at.is_(None))):
+        key.revoked_at = utcnow()
+
+
+def count_tenant_admins(session: Session, *, tenant_id: str) -> int:
+    query = select(func.count()).select_from(Member).where(
+        Member.tenant_id == tenant_id, Member.role == Role.TENANT_ADMIN)
+    return int(session.scalar(query) or 0)
+
+
+def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: int, gpus_per_node: int = 1) -> GpuPool:
+    pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
+    if pool is None:
+        pool = GpuPool(name=name, gpu_type=gpu_type, capacity_gpus=capacity_gpus, gpus_per_node=gpus_per_node)
+        session.add(pool)
+    else:
+        pool.gpu_type, pool.capacity_gpus, pool.gpus_per_node = gpu_type, capacity_gpus, gpus_per_node
+    session.flush()
+    return pool
+
+
+def get_pool_by_name(session: Session, *, name: str) -> GpuPool:
+    pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
+    if pool is None:
+        raise NotFound.of("GPU pool", name)
+    return pool
+
+
+def set_quota(session: Session, *, tenant_id: str, pool: GpuPool, nominal_gpus: int,
+              borrowing_limit_gpus: int) -> Quota:
+    if nominal_gpus > pool.capacity_gpus:
+        raise InvalidInput(f"nominal_gpus {nominal_gpus} exceeds pool {pool.name!r}'s capacity of "
+                           f"{pool.capacity_gpus} GPUs")
+    quota = session.scalar(select(Quota).where(Quota.tenant_id == tenant_id, Quota.pool_id == pool.id))
+    if quota is None:
+        quota = Quota(tenant_id=tenant_id, pool_id=pool.id)
+        session.add(quota)
+    quota.nominal_gpus, quota.borrowing_limit_gpus, quota.updated_at = nominal_gpus, borrowing_limit_gpus, utcnow()
+    session.flush()
+    return quota
+
+
+def register_base_model(session: Session, *, name: str, family: str, uri: str) -> Model:
+    """Record an operator-supplied base model (visible to every tenant); a name is registered once."""
+    exists = select(Model.id).where(Model.name == name, Model.kind == "base", Model.tenant_id.is_(None))
+    if session.scalar(exists):
+        raise Conflict(f"a base model named {name!r} is already registered")
+    model = Model(name=name, kind="base", family=family, uri=uri, status="ready")
+    session.add(model)
+    session.flush()
+    return model

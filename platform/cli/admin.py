@@ -1,0 +1,78 @@
+"""`sanacloud admin ...`: operator commands that work on the database directly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sanacloud.platform import accounts
+from sanacloud.platform.db.models import Role
+from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.errors import DomainError
+
+app = typer.Typer(help="Administer tenants, keys, pools and quotas.", no_args_is_help=True)
+
+
+def _fail(error: DomainError) -> typer.Exit:
+    typer.echo(f"error: {error.detail}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command("create-tenant")
+def create_tenant(name: str, weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0) -> None:
+    """Create a tenant."""
+    try:
+        with session_scope() as session:
+            tenant = accounts.create_tenant(session, name=name, fair_share_weight=weight)
+            typer.echo(tenant.id)
+    except DomainError as error:
+        raise _fail(error) from None
+
+
+@app.command("create-key")
+def create_key(
+    tenant: Annotated[str | None, typer.Option(help="tenant name or id; omit with --platform-admin")] = None,
+    email: Annotated[str, typer.Option(help="the member the key belongs to")] = "",
+    role: Annotated[Role, typer.Option(help="role of a new member")] = Role.MEMBER,
+    platform_admin: Annotated[bool, typer.Option("--platform-admin", help="a key for platform admins")] = False,
+    name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+) -> None:
+    """Issue an API key and print it (it is shown only this once)."""
+    if platform_admin == (tenant is not None) or (tenant is not None and not email):
+        typer.echo("error: give --platform-admin, or --tenant with --email", err=True)
+        raise typer.Exit(code=2)
+    try:
+        with session_scope() as session:
+            member = None
+            if tenant is not None:
+                found = accounts.find_tenant(session, id_or_name=tenant)
+                member = accounts.ensure_member(session, tenant_id=found.id, email=email, role=role)
+            _key, plaintext = accounts.issue_key(session, name=name, member=member)
+            typer.echo(plaintext)
+    except DomainError as error:
+        raise _fail(error) from None
+
+
+@app.command("set-pool")
+def set_pool(name: str, gpu_type: Annotated[str, typer.Option()], capacity: Annotated[int, typer.Option()],
+             gpus_per_node: Annotated[int, typer.Option()] = 1) -> None:
+    """Create or resize a GPU pool."""
+    with session_scope() as session:
+        pool = accounts.upsert_pool(session, name=name, gpu_type=gpu_type, capacity_gpus=capacity,
+                                    gpus_per_node=gpus_per_node)
+        typer.echo(pool.id)
+
+
+@app.command("set-quota")
+def set_quota(tenant: Annotated[str, typer.Option()], pool: Annotated[str, typer.Option()],
+              nominal: Annotated[int, typer.Option()], borrow: Annotated[int, typer.Option()] = 0) -> None:
+    """Set a tenant's GPU quota on a pool."""
+    try:
+        with session_scope() as session:
+            found = accounts.find_tenant(session, id_or_name=tenant)
+            gpu_pool = accounts.get_pool_by_name(session, name=pool)
+            accounts.set_quota(session, tenant_id=found.id, pool=gpu_pool, nominal_gpus=nominal,
+                               borrowing_limit_gpus=borrow)
+    except DomainError as error:
+        raise _fail(error) from None

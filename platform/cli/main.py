@@ -1,0 +1,65 @@
+"""The `sanacloud` command: run the platform (all of it, or one part) and administer it."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from sanacloud.platform.cli import admin, embedded
+from sanacloud.platform.settings import get_settings
+
+app = typer.Typer(help="sanacloud: fine-tune and serve Sana models.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(admin.app, name="admin")
+app.command("up")(embedded.up)
+
+Host = Annotated[str, typer.Option(help="address to listen on")]
+Port = Annotated[int, typer.Option(help="port to listen on")]
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
+    """Apply database migrations, then register the shipped base models."""
+    from sanacloud.platform import bootstrap
+    from sanacloud.platform.db import migrate as migrations
+    from sanacloud.platform.db.session import session_scope
+
+    url = get_settings().effective_database_url
+    migrations.upgrade(url, revision)
+    if revision == "head":
+        with session_scope() as session:
+            bootstrap.register_builtin_models(session)
+    typer.echo(f"database at revision {migrations.current(url)}")
+
+
+@app.command()
+def api(host: Host = "0.0.0.0", port: Port = 8000,
+        workers: Annotated[int, typer.Option(help="API processes")] = 1) -> None:
+    """Run the REST API (and the dashboard)."""
+    import uvicorn
+
+    uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True)
+
+
+@app.command()
+def worker(queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = "maintenance",
+           concurrency: Annotated[int, typer.Option(help="task processes")] = 1) -> None:
+    """Run a Celery worker."""
+    _exec_celery("worker", "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO")
+
+
+@app.command()
+def beat() -> None:
+    """Run the periodic scheduler (one per deployment)."""
+    _exec_celery("beat", "--loglevel", "INFO")
+
+
+def _exec_celery(*args: str) -> None:
+    import sys
+
+    argv = [sys.executable, "-m", "celery", "-A", "sanacloud.workers.celery_app", *args]
+    os.execv(argv[0], argv)
+

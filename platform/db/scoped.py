@@ -1,0 +1,25 @@
+"""Tenant-scoped lookups: a row of another tenant is indistinguishable from a missing one."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.errors import NotFound
+
+M = TypeVar("M")
+
+
+def get_owned(session: Session, model: type[M], object_id: str, *, tenant_id: str, kind: str,
+              for_update: bool = False) -> M:
+    """The row of `model` with `object_id` owned by `tenant_id`, else NotFound (404)."""
+    cls: Any = model
+    query = select(cls).where(cls.id == object_id, cls.tenant_id == tenant_id)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound.of(kind, object_id)
+    return row  # type: ignore[no-any-return]

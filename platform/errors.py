@@ -1,0 +1,49 @@
+"""Domain errors raised by services; the API maps each to one problem+json response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+    @classmethod
+    def of(cls, kind: str, object_id: str) -> NotFound:
+        return cls(f"{kind} {object_id!r} does not exist")
+
+
+class InvalidInput(DomainError):
+    status = 422
+    title = "Invalid input"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    title = "Payload too large"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
