@@ -1,7 +1,8 @@
 """Maps the repository's code folders into the one `sanacloud` import namespace.
 
 pyproject.toml holds the metadata; only the package list lives here, because it is computed:
-every folder under the code folders (and migrations/, shipped for `sanacloud migrate`) that holds Python files is a package.
+every folder under the code folders (and migrations/, shipped for `sanacloud migrate`)
+that holds Python files is a package.
 """
 
 from pathlib import Path

@@ -30,7 +30,8 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def paginate(session: Session, query: Select[Any], id_column: Any, params: PageParams) -> tuple[Sequence[Any], str | None]:
+def paginate(session: Session, query: Select[Any], id_column: Any,
+             params: PageParams) -> tuple[Sequence[Any], str | None]:
     """Rows of `query` newer-first, `params.limit` of them after `params.cursor`, and the next cursor."""
     if params.cursor:
         query = query.where(id_column < params.cursor)

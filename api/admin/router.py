@@ -33,7 +33,8 @@ def get_tenant(tenant_id: str, session: SessionDep, _: AdminDep) -> schemas.Tena
 
 
 @router.patch("/tenants/{tenant_id}")
-def update_tenant(tenant_id: str, body: schemas.TenantUpdate, session: SessionDep, admin: AdminDep) -> schemas.TenantOut:
+def update_tenant(tenant_id: str, body: schemas.TenantUpdate, session: SessionDep,
+                  admin: AdminDep) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(service.update_tenant(session, actor=admin, tenant_id=tenant_id, body=body))
 
 

@@ -67,7 +67,7 @@ def list_quotas(session: Session, *, tenant_id: str) -> list[schemas.QuotaOut]:
     accounts.get_tenant(session, tenant_id=tenant_id)
     rows = session.execute(select(Quota, GpuPool).join(GpuPool, Quota.pool_id == GpuPool.id)
                            .where(Quota.tenant_id == tenant_id).order_by(GpuPool.name))
-    return [quota_out(q, p) for q, p in rows.tuples()]
+    return [quota_out(q, p) for q, p in rows]
 
 
 def put_quota(session: Session, *, actor: Principal, tenant_id: str, pool_name: str,

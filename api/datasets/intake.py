@@ -10,26 +10,16 @@ decode every image; pair captions. Security and size problems refuse the whole u
 from __future__ import annotations
 
 import contextlib
-import enum
-import hashlib
-import os
-import posixpath
-import tempfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from sanacloud.api.datasets.captions import (
-    METADATA_NAME, CaptionRejected, MetadataCaption, parse_metadata, read_sidecar, sidecar_stem,
-)
-from sanacloud.api.datasets.images import ImageRejected, image_suffixes, inspect_image
-from sanacloud.api.datasets.names import folder_of, is_junk, normalise_name, suffix_of
-from sanacloud.api.datasets.zipfiles import archive_members, member_chunks, open_archive
-from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
+from sanacloud.api.datasets.captions import CaptionRejected, MetadataCaption, parse_metadata, read_sidecar, sidecar_stem
+from sanacloud.api.datasets.entries import Entry, Kind, Spool, Spooled, list_entries
+from sanacloud.api.datasets.images import ImageRejected, inspect_image
+from sanacloud.api.datasets.names import suffix_of
+from sanacloud.platform.errors import InvalidInput
 
-CHUNK_BYTES = 1 << 20
 _WHAT_TO_SEND = "PNG, JPEG, WEBP, GIF, BMP or TIFF images with optional .txt captions or a metadata.jsonl, or a .zip"
 
 
@@ -84,48 +74,13 @@ class IntakeResult:
     warnings: list[str]
 
 
-class _Kind(enum.Enum):
-    IMAGE = "image"
-    CAPTION = "caption"
-    METADATA = "metadata"
-    ARCHIVE = "archive"  # a zip inside a zip: not expanded
-    OTHER = "other"
-
-
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    declared_size: int
-    origin: str  # for messages: "'a.png'" or "'a.png' in 'data.zip'"
-    chunks: Callable[[], Iterator[bytes]]
-
-    @property
-    def kind(self) -> _Kind:
-        suffix = suffix_of(self.name)
-        if posixpath.basename(self.name).lower() == METADATA_NAME:
-            return _Kind.METADATA
-        if suffix == ".txt":
-            return _Kind.CAPTION
-        if suffix == ".zip":
-            return _Kind.ARCHIVE
-        return _Kind.IMAGE if suffix in image_suffixes() else _Kind.OTHER
-
-
-@dataclass(frozen=True)
-class _Spooled:
-    name: str
-    path: Path
-    size: int
-    sha256: str
-
-
 def read_upload(files: list[IncomingFile], limits: IntakeLimits, workdir: Path) -> IntakeResult:
     """Validate one upload; raise InvalidInput/PayloadTooLarge for problems that refuse all of it."""
-    spool = _Spool(workdir, limits)
+    spool = Spool(workdir, limits)
     try:
         with contextlib.ExitStack() as archives:
-            entries = _list_entries(files, limits, archives)
-            if not any(entry.kind is _Kind.IMAGE for entry in entries):
+            entries = list_entries(files, limits, archives)
+            if not any(entry.kind is Kind.IMAGE for entry in entries):
                 raise InvalidInput(f"the upload contains no images; send {_WHAT_TO_SEND}")
             intake = _Intake(limits)
             for entry in entries:
@@ -138,116 +93,37 @@ def read_upload(files: list[IncomingFile], limits: IntakeLimits, workdir: Path) 
     return result
 
 
-def _list_entries(files: list[IncomingFile], limits: IntakeLimits, archives: contextlib.ExitStack) -> list[_Entry]:
-    """Every entry of the upload, sorted by name, after the name, count and declared-size checks."""
-    entries: list[_Entry] = []
-    for incoming in files:
-        name = normalise_name(incoming.filename)
-        if is_junk(name):
-            continue
-        if suffix_of(name) == ".zip":
-            archive = archives.enter_context(open_archive(incoming.stream, name))
-            entries += [_Entry(m.name, m.info.file_size, f"{m.name!r} in {name!r}",
-                               partial(member_chunks, archive, m, name, CHUNK_BYTES))
-                        for m in archive_members(archive, name, folder_of(name))]
-        else:
-            entries.append(_Entry(name, incoming.size, repr(name), partial(_stream_chunks, incoming.stream)))
-        if len(entries) > limits.max_files:
-            raise PayloadTooLarge(f"the upload holds more than {limits.max_files:,} files (after unzipping); "
-                                  "split it into several uploads")
-    origins: dict[str, str] = {}
-    for entry in entries:
-        if entry.name in origins:
-            raise InvalidInput(f"the upload contains {entry.name!r} twice ({origins[entry.name]} and {entry.origin}); "
-                               "rename one of them")
-        origins[entry.name] = entry.origin
-        if entry.declared_size > limits.max_file_bytes:
-            raise _file_too_large(entry, entry.declared_size, limits)
-    total = sum(entry.declared_size for entry in entries)
-    if total > limits.max_total_bytes:
-        raise _upload_too_large(total, limits)
-    return sorted(entries, key=lambda entry: entry.name)
-
-
-def _stream_chunks(stream: BinaryIO) -> Iterator[bytes]:
-    stream.seek(0)
-    while chunk := stream.read(CHUNK_BYTES):
-        yield chunk
-
-
-def _file_too_large(entry: _Entry, size: int | None, limits: IntakeLimits) -> PayloadTooLarge:
-    """`size` as declared, or None when counting the bytes ran past the limit."""
-    how_big = f"{size:,} bytes" if size is not None else f"larger than {limits.max_file_bytes:,} bytes"
-    return PayloadTooLarge(f"{entry.origin} is {how_big}; the limit is {limits.max_file_bytes:,} bytes per file")
-
-
-def _upload_too_large(total: int | None, limits: IntakeLimits) -> PayloadTooLarge:
-    how_big = f"{total:,} bytes" if total is not None else f"larger than {limits.max_total_bytes:,} bytes"
-    return PayloadTooLarge(f"the upload is {how_big} after unzipping; the limit is {limits.max_total_bytes:,} bytes; "
-                           "split it into several uploads")
-
-
-class _Spool:
-    """Copies entries into `workdir` under generated names, counting every byte against the limits."""
-
-    def __init__(self, workdir: Path, limits: IntakeLimits) -> None:
-        self.workdir = workdir
-        self.limits = limits
-        self.total = 0
-        self.paths: list[Path] = []
-
-    def write(self, entry: _Entry) -> _Spooled:
-        fd, raw_path = tempfile.mkstemp(prefix="upload-", suffix=".bin", dir=self.workdir)
-        path = Path(raw_path)
-        self.paths.append(path)
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out, contextlib.closing(entry.chunks()) as chunks:
-            for chunk in chunks:
-                size += len(chunk)
-                self.total += len(chunk)
-                if size > self.limits.max_file_bytes:
-                    raise _file_too_large(entry, None, self.limits)
-                if self.total > self.limits.max_total_bytes:
-                    raise _upload_too_large(None, self.limits)
-                digest.update(chunk)
-                out.write(chunk)
-        return _Spooled(entry.name, path, size, digest.hexdigest())
-
-    def discard(self, keep: set[Path]) -> None:
-        for path in self.paths:
-            if path not in keep:
-                path.unlink(missing_ok=True)
-
-
 @dataclass
 class _Intake:
     limits: IntakeLimits
-    images: list[_Spooled] = field(default_factory=list)
-    sidecars: dict[str, _Spooled] = field(default_factory=dict)  # by stem: "a/b" for "a/b.txt"
-    metadata: list[_Spooled] = field(default_factory=list)
+    images: list[Spooled] = field(default_factory=list)
+    sidecars: dict[str, Spooled] = field(default_factory=dict)  # by stem: "a/b" for "a/b.txt"
+    metadata: list[Spooled] = field(default_factory=list)
     sidecar_text: dict[str, str | None] = field(default_factory=dict)  # by sidecar name, once read
     names: set[str] = field(default_factory=set)
     rejected: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def add(self, entry: _Entry, spool: _Spool) -> None:
+    def add(self, entry: Entry, spool: Spool) -> None:
         self.names.add(entry.name)
         kind = entry.kind
-        if kind is _Kind.ARCHIVE:
+        if kind is Kind.ARCHIVE:
             self.rejected.append(Rejection(entry.name, "nested zip archives are not expanded; "
                                                        "put the files in the outer archive instead"))
-        elif kind is _Kind.OTHER:
+        elif kind is Kind.OTHER:
             suffix = suffix_of(entry.name)
             what = f"unsupported file type {suffix!r}" if suffix else "the file has no extension"
             self.rejected.append(Rejection(entry.name, f"not an image: {what}; send {_WHAT_TO_SEND}"))
-        elif kind is _Kind.IMAGE:
+        elif kind is Kind.IMAGE:
             self.images.append(spool.write(entry))
-        elif kind is _Kind.METADATA:
+        elif kind is Kind.METADATA:
             self.metadata.append(spool.write(entry))
-        elif (stem := sidecar_stem(entry.name)) in self.sidecars:  # "b.txt" and "b.TXT"
-            self.rejected.append(Rejection(entry.name, f"{self.sidecars[stem].name!r} already captions this image"))
-        else:
-            self.sidecars[stem] = spool.write(entry)
+        elif kind is Kind.CAPTION:
+            stem = sidecar_stem(entry.name)
+            if stem in self.sidecars:  # "b.txt" and "b.TXT"
+                self.rejected.append(Rejection(entry.name, f"{self.sidecars[stem].name!r} already captions this image"))
+            else:
+                self.sidecars[stem] = spool.write(entry)
 
     def finish(self) -> IntakeResult:
         from_metadata = self._metadata_captions()
@@ -299,7 +175,7 @@ class _Intake:
             return row.caption
         return None if sidecar is None else self._sidecar_caption(sidecar)
 
-    def _sidecar_caption(self, sidecar: _Spooled) -> str | None:
+    def _sidecar_caption(self, sidecar: Spooled) -> str | None:
         """Read and judge each sidecar once ("a.png" and "a.jpg" share "a.txt"); unreadable means uncaptioned."""
         if sidecar.name not in self.sidecar_text:
             try:
@@ -323,5 +199,5 @@ def _duplicate_warnings(images: list[AcceptedImage]) -> list[str]:
         if image.sha256 in first:
             found.append(f"{image.name!r} has the same content as {first[image.sha256]!r}")
         else:
-            first.setdefault(image.sha256, image.name)
+            first[image.sha256] = image.name
     return found

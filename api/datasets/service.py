@@ -70,7 +70,7 @@ def stats(session: Session, *, dataset: Dataset) -> schemas.DatasetStats:
     ).where(in_dataset)).one()
     formats = session.execute(select(DatasetFile.format, func.count()).where(in_dataset).group_by(DatasetFile.format))
     return schemas.DatasetStats(captioned=row[0], uncaptioned=row[1], min_width=row[2], max_width=row[3],
-                                min_height=row[4], max_height=row[5], formats=dict(formats.tuples().all()))
+                                min_height=row[4], max_height=row[5], formats={fmt: count for fmt, count in formats})
 
 
 def limits(settings: Settings) -> IntakeLimits:

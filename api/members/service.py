@@ -31,7 +31,7 @@ def create_member(session: Session, *, actor: TenantPrincipal, body: schemas.Mem
 
 def update_member(session: Session, *, actor: TenantPrincipal, member_id: str, body: schemas.MemberUpdate) -> Member:
     member = get_owned(session, Member, member_id, tenant_id=actor.tenant_id, kind="member")
-    if member.role == Role.TENANT_ADMIN and body.role != Role.TENANT_ADMIN:
+    if member.role == Role.TENANT_ADMIN and Role(body.role) is not Role.TENANT_ADMIN:
         _refuse_removing_last_admin(session, actor.tenant_id)
     member.role = body.role
     for key in session.scalars(select(ApiKey).where(ApiKey.member_id == member.id)):

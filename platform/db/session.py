@@ -9,8 +9,8 @@ from functools import lru_cache
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from sanacloud.platform.settings import get_settings
 from sanacloud.platform.db import hooks as _hooks  # noqa: F401  (registers the transaction hooks)
+from sanacloud.platform.settings import get_settings
 
 
 def make_engine(url: str) -> Engine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
@@ -71,7 +71,7 @@ class LocalObjectStore(ObjectStore):
                 if key.startswith(prefix):
                     yield ObjectInfo(key=key, size=path.stat().st_size)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             path = self._path(key)
             path.unlink(missing_ok=True)

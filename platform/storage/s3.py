@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -66,7 +66,7 @@ class S3ObjectStore(ObjectStore):
             if obj.object_name is not None:
                 yield ObjectInfo(key=obj.object_name, size=obj.size or 0)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: Sequence[str]) -> None:
         # remove_objects is lazy: iterating its errors is what sends the requests.
         errors = list(self.client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
         if errors:

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the project and runs everything CI runs: lint, type check, the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+.venv/bin/ruff check .
+scripts/typecheck.sh
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets up the project and starts the whole embedded platform: `sanacloud up` with its defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+exec .venv/bin/sanacloud up "$@"
