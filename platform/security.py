@@ -50,7 +50,12 @@ def signed_object_query(secret: str, method: str, key: str, expires_s: int) -> d
     return {"expires": expires, "signature": sign(secret, f"{method}\n{key}\n{expires}")}
 
 
-def verify_object_signature(secret: str, method: str, key: str, expires: str, signature: str) -> bool:
-    if not expires.isdigit() or int(expires) < time.time():
-        return False
-    return hmac.compare_digest(sign(secret, f"{method}\n{key}\n{expires}"), signature)
+def object_signature_problem(secret: str, method: str, key: str, expires: str, signature: str) -> str | None:
+    """Why a signed object URL may not be used now, or None when it may."""
+    if not expires.isdigit():
+        return "the URL's expiry is malformed; ask the API for a new URL"
+    if int(expires) < time.time():
+        return "the URL has expired; ask the API for a new one"
+    if not hmac.compare_digest(sign(secret, f"{method}\n{key}\n{expires}"), signature):
+        return f"the URL's signature is invalid for {method} of this object"
+    return None

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from sanacloud.api.deps import SettingsDep, StoreDep
 from sanacloud.platform.errors import Forbidden, NotFound, PayloadTooLarge
-from sanacloud.platform.security import verify_object_signature
+from sanacloud.platform.security import object_signature_problem
 from sanacloud.platform.storage import ObjectNotFound
 from sanacloud.platform.storage.local import LocalObjectStore
 
@@ -23,8 +23,9 @@ Signature = Annotated[str, Query(max_length=128)]
 def _authorize(store: object, secret: str, method: str, key: str, expires: str, signature: str) -> None:
     if not isinstance(store, LocalObjectStore):
         raise NotFound("presigned URLs are served by the object store itself in this deployment")
-    if not verify_object_signature(secret, method, key, expires, signature):
-        raise Forbidden("the URL's signature is invalid or has expired; ask the API for a new one")
+    problem = object_signature_problem(secret, method, key, expires, signature)
+    if problem is not None:
+        raise Forbidden(problem)
 
 
 @router.get("/{key:path}")

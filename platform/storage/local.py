@@ -17,6 +17,9 @@ CHUNK = 1024 * 1024
 
 
 class LocalObjectStore(ObjectStore):
+    """Keys map to files under `root`. Unlike S3, a key cannot also be a folder of other keys
+    (`a` and `a/b` cannot both exist); the platform's keys never need that."""
+
     def __init__(self, root: Path, public_url: str, secret_key: str) -> None:
         self.root = root.resolve()
         self.public_url = public_url.rstrip("/")
@@ -24,8 +27,9 @@ class LocalObjectStore(ObjectStore):
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
+        parts = key.split("/")
         path = (self.root / key).resolve()
-        if not key or key.startswith("/") or not path.is_relative_to(self.root) or path == self.root:
+        if any(p in {"", ".", ".."} for p in parts) or not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"object key outside the store: {key!r}")
         return path
 
@@ -41,6 +45,7 @@ class LocalObjectStore(ObjectStore):
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            self._prune_empty_parents(path.parent)
             raise
         return ObjectInfo(key=key, size=path.stat().st_size)
 
@@ -48,7 +53,7 @@ class LocalObjectStore(ObjectStore):
         path = self._path(key)
         try:
             handle = path.open("rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         return self._chunks(handle)
 
@@ -74,7 +79,10 @@ class LocalObjectStore(ObjectStore):
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             path = self._path(key)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
             self._prune_empty_parents(path.parent)
 
     def _prune_empty_parents(self, folder: Path) -> None:

@@ -134,6 +134,13 @@ def test_accepts_gif_bmp_tiff(workdir: Path, fmt: str, data: bytes, size: tuple[
     assert [(i.format, i.content_type, (i.width, i.height)) for i in result.images] == [(fmt, f"image/{fmt}", size)]
 
 
+def test_multi_picture_jpeg_is_a_jpeg(workdir: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "MPO", save_all=True, append_images=[Image.new("RGB", (40, 30))])
+    result = upload(workdir, [part("camera.jpg", buffer.getvalue())])
+    assert [(i.format, i.content_type, i.width) for i in result.images] == [("jpeg", "image/jpeg", 40)]
+
+
 def test_format_comes_from_the_content_not_the_extension(workdir: Path) -> None:
     result = upload(workdir, [part("photo.png", image("JPEG"))])
     assert [(i.name, i.format, i.content_type) for i in result.images] == [("photo.png", "jpeg", "image/jpeg")]
@@ -245,6 +252,18 @@ def test_symlink_entry_refuses_the_upload(workdir: Path) -> None:
 def test_names_are_normalised(workdir: Path) -> None:
     result = upload(workdir, [part("./cats//a.png", image()), part("cats\\b.png", image(color=(0, 0, 0)))])
     assert [i.name for i in result.images] == ["cats/a.png", "cats/b.png"]
+
+
+def test_an_archive_expands_into_the_folder_it_was_uploaded_to(workdir: Path) -> None:
+    result = upload(workdir, [part("cats/set.zip", zip_of({"001.png": image(), "001.txt": b"a cat"}))])
+    assert [(i.name, i.caption) for i in result.images] == [("cats/001.png", "a cat")]
+
+
+def test_names_are_unicode_normalised(workdir: Path) -> None:
+    result = upload(workdir, [part("cafe\u0301.png", image()), part("cafe\u0301.txt", b"coffee")])
+    assert [(i.name, i.caption) for i in result.images] == [("caf\u00e9.png", "coffee")]
+    with pytest.raises(InvalidInput, match="twice"):
+        upload(workdir, [part("cafe\u0301.png", image()), part("caf\u00e9.png", image())])
 
 
 @pytest.mark.parametrize("second", ["a/b.png", "./a//b.png", "a\\b.png"])

@@ -87,13 +87,6 @@ def keys(store: ObjectStore, prefix: str = "") -> list[str]:
     return sorted(info.key for info in store.list(prefix))
 
 
-def known_local_bug(request: pytest.FixtureRequest, store: ObjectStore, reason: str,
-                    raises: type[BaseException]) -> None:
-    """Marks this run a strict xfail on the local store: it fails until local.py is fixed, then says so."""
-    if isinstance(store, LocalObjectStore):
-        request.node.add_marker(pytest.mark.xfail(reason=reason, raises=raises, strict=True))
-
-
 # --- both stores ------------------------------------------------------------------------------
 
 def test_put_and_read_round_trip(store: ObjectStore) -> None:
@@ -209,10 +202,8 @@ def test_failed_put_leaves_the_old_object_and_nothing_else(store: ObjectStore, f
     assert keys(store) == ["tenants/ten_a/k"]
 
 
-def test_key_below_an_existing_object_is_missing(store: ObjectStore, request: pytest.FixtureRequest) -> None:
+def test_key_below_an_existing_object_is_missing(store: ObjectStore) -> None:
     """S3 keys are flat strings: "a/b" does not exist just because "a" does, and deleting it is a no-op."""
-    known_local_bug(request, store, "local open()/delete() raise NotADirectoryError when a parent is a file",
-                    NotADirectoryError)
     store.put_bytes("tenants/ten_a/obj", b"x")
     with pytest.raises(ObjectNotFound):
         store.stat("tenants/ten_a/obj/child")
@@ -249,8 +240,6 @@ def test_local_failed_put_leaves_no_object_and_no_temp_file(local: LocalObjectSt
     assert [p for p in local.root.rglob("*") if p.is_file()] == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="local put() creates the key's folders before writing and leaves them behind on failure")
 def test_local_failed_put_leaves_no_empty_folders(local: LocalObjectStore) -> None:
     with pytest.raises(OSError, match="went away"):
         local.put("tenants/ten_a/new/x", GeneratedStream(MiB, fail_after=1000), length=None)
