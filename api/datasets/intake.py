@@ -80,7 +80,9 @@ def read_upload(files: list[IncomingFile], limits: IntakeLimits, workdir: Path) 
     try:
         with contextlib.ExitStack() as archives:
             entries = list_entries(files, limits, archives)
-            if not any(entry.kind is Kind.IMAGE for entry in entries):
+            # Only captions and metadata (or nothing): refuse now. Non-images are rejected
+            # one by one below, so the report names each of them.
+            if all(entry.kind in (Kind.CAPTION, Kind.METADATA) for entry in entries):
                 raise InvalidInput(f"the upload contains no images; send {_WHAT_TO_SEND}")
             intake = _Intake(limits)
             for entry in entries:

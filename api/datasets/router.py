@@ -5,13 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from sanacloud.api.datasets import schemas, service
 from sanacloud.api.datasets.intake import IncomingFile
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
-from sanacloud.platform.errors import InvalidInput
+from sanacloud.platform.errors import DomainError, InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 FILE_FIELDS = {"files", "file"}
@@ -60,7 +61,10 @@ async def upload_files(
 ) -> schemas.UploadReport:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("upload files as multipart/form-data in the field 'files'")
-    form = await request.form(max_files=settings.max_files_per_upload, max_fields=20)
+    try:
+        form = await request.form(max_files=settings.max_files_per_upload, max_fields=20)
+    except HTTPException as error:  # Starlette reports multipart problems as a plain 400
+        raise _form_problem(str(error.detail), settings.max_files_per_upload) from None
     try:
         unknown = sorted(set(form.keys()) - FILE_FIELDS)
         if unknown:
@@ -70,6 +74,13 @@ async def upload_files(
                                        files=files, on_invalid=on_invalid)
     finally:
         await form.close()
+
+
+def _form_problem(message: str, max_files: int) -> DomainError:
+    if "Too many files" in message:
+        return PayloadTooLarge(f"too many files in one upload: the limit is {max_files} "
+                               "(SANACLOUD_MAX_FILES_PER_UPLOAD); split the upload or send a .zip")
+    return InvalidInput(f"the multipart body cannot be read: {message}")
 
 
 def _incoming(part: UploadFile | str) -> IncomingFile:

@@ -306,11 +306,18 @@ def test_corrupt_entry_data_refuses_the_upload(workdir: Path) -> None:
 @pytest.mark.parametrize("files", [
     [part("empty.zip", zip_of({}))],
     [part("only-folders.zip", zip_of({"a/": b"", "__MACOSX/._a.png": b"junk"}))],
-    [part("a.txt", b"a caption"), part("notes.pdf", b"%PDF-1.4"), part("metadata.jsonl", b"")],
+    [part("a.txt", b"a caption"), part("metadata.jsonl", b"")],
     []])
 def test_an_upload_without_images_is_refused(workdir: Path, files: list[IncomingFile]) -> None:
     with pytest.raises(InvalidInput, match=r"^the upload contains no images"):
         upload(workdir, files)
+
+
+def test_an_upload_of_only_non_images_names_each_of_them(workdir: Path) -> None:
+    result = upload(workdir, [part("a.txt", b"a caption"), part("notes.pdf", b"%PDF-1.4")])
+    assert result.images == []
+    assert [r.name for r in result.rejected] == ["notes.pdf"]
+    assert result.rejected[0].reason.startswith("not an image: unsupported file type '.pdf'")
 
 
 # --- sizes and counts ---------------------------------------------------------------------------------------------
