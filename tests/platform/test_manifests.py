@@ -443,7 +443,7 @@ def test_references_resolve(rendered: dict[str, list[Obj]], name: str) -> None:
             declared |= {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
             assert mounts <= declared
     if name == "dev":
-        assert SECRET_KEYS <= secret_keys[SECRET_NAME]
+        assert secret_keys[SECRET_NAME] >= SECRET_KEYS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,7 +579,8 @@ def test_the_service_account_may_scale_deployments(rendered: dict[str, list[Obj]
     assert set(rule["resources"]) == {"deployments", "deployments/scale"}
     assert set(rule["verbs"]) == {"get", "list", "watch", "patch", "update"}
     binding = find(objects, "RoleBinding", "sanacloud-orchestrator")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sanacloud-orchestrator"}
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": "sanacloud-orchestrator"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sanacloud", "namespace": namespace}]
     for obj in objects:
         if obj["kind"] != "Namespace":
