@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,9 @@ def up(
                f"  tenant:  {credentials.tenant}\n  API key: {credentials.api_key}\n"
                f"  data:    {data_dir}\n"
                f"try: curl -H 'Authorization: Bearer {credentials.api_key}' {url}/v1/datasets")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exit so that the
+    # children are stopped below rather than orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         import uvicorn
 
@@ -74,4 +78,12 @@ def _prepare(data_dir: Path):  # type: ignore[no-untyped-def]
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "celery", "-A", "sanacloud.workers.celery_app", *args, "--loglevel", "INFO"]
-    return subprocess.Popen(argv, env=os.environ.copy())
+    return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """Even if `up` is killed outright, Linux sends its children SIGTERM (prctl PR_SET_PDEATHSIG)."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

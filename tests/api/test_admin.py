@@ -21,8 +21,8 @@ def test_onboard_a_tenant_end_to_end(client: TestClient, admin_headers: dict[str
     tenant_id = tenant.json()["id"]
     pool = client.put("/v1/admin/pools/h100", json={"gpu_type": "h100", "capacity_gpus": 16}, headers=admin_headers)
     assert pool.status_code == 200 and pool.json()["capacity_gpus"] == 16
-    quota = client.put(f"/v1/admin/tenants/{tenant_id}/quotas/h100", json={"nominal_gpus": 4, "borrowing_limit_gpus": 2},
-                       headers=admin_headers)
+    quota = client.put(f"/v1/admin/tenants/{tenant_id}/quotas/h100",
+                       json={"nominal_gpus": 4, "borrowing_limit_gpus": 2}, headers=admin_headers)
     assert quota.json() == {"tenant_id": tenant_id, "pool": "h100", "nominal_gpus": 4, "borrowing_limit_gpus": 2}
     key = client.post(f"/v1/admin/tenants/{tenant_id}/keys",
                       json={"name": "ops", "email": "ops@globex.example.com", "role": "tenant_admin"},
@@ -66,7 +66,8 @@ def test_tenant_names_are_unique_and_validated(client: TestClient, admin_headers
     assert bad.status_code == 422 and "name" in bad.json()["detail"]
 
 
-def test_quota_cannot_exceed_pool_capacity(client: TestClient, admin_headers: dict[str, str], tenant: TenantCtx) -> None:
+def test_quota_cannot_exceed_pool_capacity(client: TestClient, admin_headers: dict[str, str],
+                                           tenant: TenantCtx) -> None:
     response = client.put(f"/v1/admin/tenants/{tenant.id}/quotas/gpu", json={"nominal_gpus": 99},
                           headers=admin_headers)
     assert response.status_code == 422 and "capacity of 8" in response.json()["detail"]
@@ -143,8 +144,9 @@ def test_admin_actions_are_audited(client: TestClient, admin_headers: dict[str, 
 
 
 def test_errors_share_one_shape(client: TestClient, tenant: TenantCtx) -> None:
-    for response in (client.get("/v1/nowhere", headers=tenant.headers), client.delete("/v1/jobs", headers=tenant.headers),
-                     client.get("/v1/jobs/job_x", headers=tenant.headers), client.get("/v1/jobs")):
+    responses = [client.get("/v1/nowhere", headers=tenant.headers), client.delete("/v1/jobs", headers=tenant.headers),
+                 client.get("/v1/jobs/job_x", headers=tenant.headers), client.get("/v1/jobs")]
+    for response in responses:
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
         assert set(body) >= {"type", "title", "status", "detail", "instance"} and body["status"] == response.status_code

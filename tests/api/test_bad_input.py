@@ -19,7 +19,7 @@ from sanacloud.platform.db.models import Base
 from sanacloud.platform.db.session import session_scope
 from tests.api.conftest import TenantCtx, object_keys
 from tests.api.helpers import ready_dataset
-from tests.images import png, zip_of
+from tests.images import jpeg, png, zip_of
 
 
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
@@ -56,7 +56,7 @@ class Case:
 UPLOADS = [
     Case("corrupt png", 422, "bad.png", upload=[("bad.png", b"\x89PNG\r\n\x1a\n garbage")]),
     Case("truncated png", 422, "truncated", upload=[("cut.png", png(200, 200)[:-40])]),
-    Case("truncated jpeg", 422, "cut.jpg", upload=[("cut.jpg", __import__("tests.images").images.jpeg(256, 256)[:300])]),
+    Case("truncated jpeg", 422, "cut.jpg", upload=[("cut.jpg", jpeg(256, 256)[:300])]),
     Case("decompression bomb", 422, "decompression bomb", upload=[("bomb.png", bomb_png())]),
     Case("text file named .png", 422, "not an image", upload=[("fake.png", b"hello, I am text")]),
     Case("executable", 422, "not an image", upload=[("tool.exe", b"MZ\x90\x00" * 10)]),
@@ -109,8 +109,8 @@ JOBS = [
     Case("empty validation prompt", 422, "validation_prompts", job={"hyperparameters": {"validation_prompts": [" "]}}),
     Case("priority out of range", 422, "priority", job={"priority": 1000}),
     Case("idempotency key too long", 422, "idempotency-key", job={}, extra={"idempotency_key": "k" * 300}),
-    Case("body is not json", 422, "json", request=("POST", "/v1/jobs", {"content": b"{oops",
-                                                                         "headers": {"content-type": "application/json"}})),
+    Case("body is not json", 422, "json", request=("POST", "/v1/jobs", {
+        "content": b"{oops", "headers": {"content-type": "application/json"}})),
 ]
 
 OTHER = [

@@ -1,0 +1,40 @@
+"""The tenant's whole flow over real HTTP: upload → submit → list → cancel."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.images import captioned_zip
+
+
+def upload_submit_list_cancel(url: str, api_key: str) -> dict[str, str]:
+    """Runs the flow and checks each answer; returns the ids it created."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as http:
+        dataset = http.post("/v1/datasets", json={"name": "shapes"})
+        assert dataset.status_code == 201, dataset.text
+        dataset_id = dataset.json()["id"]
+        upload = http.post(f"/v1/datasets/{dataset_id}/files", files=[("files", ("set.zip", captioned_zip(4)))])
+        assert upload.status_code == 201 and upload.json()["accepted"] == 4, upload.text
+        refused = http.post(f"/v1/datasets/{dataset_id}/files", files=[("files", ("x.png", b"nope"))])
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+
+        files = http.get(f"/v1/datasets/{dataset_id}/files").json()["items"]
+        image = httpx.get(files[0]["url"], timeout=30)
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        assert len(image.content) == files[0]["size_bytes"]
+
+        body = {"type": "lora", "dataset_id": dataset_id, "base_model": "sana-tiny",
+                "hyperparameters": {"steps": 20, "validation_prompts": ["a red square"]}}
+        job = http.post("/v1/jobs", json=body, headers={"Idempotency-Key": "e2e-1"})
+        assert job.status_code == 201 and job.json()["status"] == "queued", job.text
+        replay = http.post("/v1/jobs", json=body, headers={"Idempotency-Key": "e2e-1"})
+        assert replay.status_code == 200 and replay.json()["id"] == job.json()["id"]
+        job_id = job.json()["id"]
+
+        listed = http.get("/v1/jobs").json()["items"]
+        assert [j["id"] for j in listed] == [job_id]
+        cancelled = http.post(f"/v1/jobs/{job_id}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        events = http.get(f"/v1/jobs/{job_id}/events", params={"type": "status"}).json()["items"]
+        assert [e["payload"]["to"] for e in events] == ["queued", "cancelled"]
+        return {"dataset": dataset_id, "job": job_id}
