@@ -12,6 +12,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,7 +38,7 @@ class Settings(BaseSettings):
     database_url: str = ""
 
     # Object storage: "local" (a folder in the data dir) or "s3" (MinIO or any S3 API).
-    storage_backend: str = "local"
+    storage_backend: Literal["local", "s3"] = "local"
     s3_endpoint: str = "127.0.0.1:9000"
     s3_access_key: str = ""
     s3_secret_key: str = ""

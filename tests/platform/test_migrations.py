@@ -7,41 +7,31 @@ with the list of differences Alembic's autogenerate would write.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, make_url, pool
+from sqlalchemy import create_engine, inspect, pool
 
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import Base
+from tests.conftest import fresh_pg_database
 
 APP_TABLES = set(Base.metadata.tables)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind. The PostgreSQL one is created next to the session's
-    `pg_url` database (same server and credentials), so other tests' schema is never touched."""
+    """An empty database of each kind, of its own, so other tests' schema is never touched."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    server = make_url(request.getfixturevalue("pg_url"))
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"sanacloud_migrations_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database() as url:
+        yield url
 
 
 def table_names(url: str) -> set[str]:

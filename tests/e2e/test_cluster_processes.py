@@ -1,0 +1,94 @@
+"""Cluster mode for real: `sanacloud migrate`, `api` and `worker` processes on PostgreSQL, S3
+(moto's server) and a Redis broker; an operator onboards a tenant, who runs the whole flow."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import IdempotencyKey, Tenant
+from sanacloud.platform.settings import Settings
+from sanacloud.workers.celery_app import make_celery
+from tests.conftest import free_port, fresh_pg_database
+from tests.e2e.flow import upload_submit_list_cancel
+from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+
+pytestmark = pytest.mark.slow
+REDIS_DB = 13
+
+
+@pytest.fixture
+def cluster_env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    import redis
+
+    redis.Redis(db=REDIS_DB).flushdb()
+    with fresh_pg_database() as database_url:
+        yield {
+            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
+            "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
+            "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
+            "SANACLOUD_S3_BUCKET": f"cluster-{tmp_path.name[-20:].lower().replace('_', '-')}",
+            "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
+            "SANACLOUD_DATA_DIR": str(tmp_path / "data"),
+        }
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    import os
+
+    done = subprocess.run([SANACLOUD, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_cluster_processes_run_the_flow(cluster_env: dict[str, str], tmp_path: Path) -> None:
+    assert "database at revision 0001" in cli(cluster_env, "migrate")
+    admin_key = cli(cluster_env, "admin", "create-key", "--platform-admin")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "api.log"
+    with running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", str(port)], cluster_env, log) as api:
+        wait_healthy(url, api, log)
+        admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
+        tenant = admin.post("/v1/admin/tenants", json={"name": "acme"}).json()
+        admin.put("/v1/admin/pools/h100", json={"gpu_type": "h100", "capacity_gpus": 8})
+        admin.put(f"/v1/admin/tenants/{tenant['id']}/quotas/h100", json={"nominal_gpus": 2})
+        key = admin.post(f"/v1/admin/tenants/{tenant['id']}/keys",
+                         json={"name": "ci", "email": "ci@acme.example.com", "role": "tenant_admin"}).json()["key"]
+        upload_submit_list_cancel(url, key)
+
+
+def test_worker_consumes_maintenance_tasks_from_redis(cluster_env: dict[str, str], tmp_path: Path) -> None:
+    cli(cluster_env, "migrate")
+    engine = create_engine(cluster_env["SANACLOUD_DATABASE_URL"])
+    with Session(engine) as session, session.begin():
+        tenant = Tenant(name="t")
+        session.add(tenant)
+        session.flush()
+        long_ago = utcnow() - timedelta(days=3)
+        session.add(IdempotencyKey(tenant_id=tenant.id, scope="jobs.create", key="old", request_hash="x",
+                                   resource_id="job_x", created_at=long_ago, expires_at=long_ago))
+    log = tmp_path / "worker.log"
+    with running([SANACLOUD, "worker", "--queues", "maintenance"], cluster_env, log):
+        wait_for_text(log, "ready.")
+        celery = make_celery(Settings(**{k.removeprefix("SANACLOUD_").lower(): v for k, v in cluster_env.items()}))
+        celery.send_task("sanacloud.maintenance.purge_idempotency_keys", queue="maintenance")
+        deadline = time.monotonic() + 60
+        with Session(engine) as session:
+            while session.scalar(select(func.count()).select_from(IdempotencyKey)) and time.monotonic() < deadline:
+                time.sleep(0.3)
+                session.execute(text("SELECT 1"))
+                session.rollback()
+            assert session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+        wait_for_text(log, "purged 1 expired idempotency keys")
+    engine.dispose()
