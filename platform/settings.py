@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     mode: Mode = Mode.EMBEDDED
     data_dir: Path = Path.home() / ".sanacloud"
-    # Signs local presigned URLs and Celery messages; generated per data dir in embedded mode.
+    # Signs the URLs the API hands out; generated once per data dir in embedded mode.
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
 
