@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, Role, Tenant, TenantStatus
-from sanacloud.platform.db.session import get_sessionmaker
+from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.errors import Forbidden, Unauthorized
 from sanacloud.platform.security import api_key_matches, parse_api_key_prefix
 from sanacloud.platform.settings import Settings, get_settings
@@ -27,15 +27,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def get_session() -> Iterator[Session]:
-    session = get_sessionmaker()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -53,7 +53,7 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
                                .order_by(DatasetFile.name).limit(CAPTIONS_SAMPLED)).all()
     resolved = hyperparameters.resolve(request, family, image_count=dataset.file_count, captions=list(captions),
                                        on_cpu=pool.gpu_type == "cpu")
-    job = Job(id=job_id, tenant_id=actor.tenant_id, name=request.name or f"{request.type}-{dataset.name}",
+    job = Job(id=job_id, tenant_id=actor.tenant_id, name=request.name or f"{request.type}-{dataset.name}"[:100],
               type=request.type, status=JobStatus.VALIDATING, dataset_id=dataset.id, base_model_id=base.id,
               pool_id=pool.id, gpus=gpus, priority=request.priority, requested=request.model_dump(mode="json"),
               hyperparameters=resolved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -15,6 +16,16 @@ from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectSt
 PART_SIZE = 16 * 1024 * 1024  # multipart chunk for streams of unknown or large length
 CHUNK = 1024 * 1024
 _MISSING = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
+
+
+@contextmanager
+def _missing_is_not_found(key: str) -> Iterator[None]:
+    try:
+        yield
+    except S3Error as error:
+        if error.code in _MISSING:
+            raise ObjectNotFound(key) from None
+        raise
 
 
 class S3ObjectStore(ObjectStore):
@@ -36,12 +47,8 @@ class S3ObjectStore(ObjectStore):
         return ObjectInfo(key=key, size=size)
 
     def open(self, key: str) -> Iterator[bytes]:
-        try:
+        with _missing_is_not_found(key):
             response = self.client.get_object(self.bucket, key)
-        except S3Error as error:
-            if error.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         return self._chunks(response)
 
     @staticmethod
@@ -53,12 +60,8 @@ class S3ObjectStore(ObjectStore):
             response.release_conn()
 
     def stat(self, key: str) -> ObjectInfo:
-        try:
+        with _missing_is_not_found(key):
             info = self.client.stat_object(self.bucket, key)
-        except S3Error as error:
-            if error.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise
         return ObjectInfo(key=key, size=info.size or 0)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:

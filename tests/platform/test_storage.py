@@ -17,7 +17,7 @@ import httpx
 import pytest
 from minio import Minio
 
-from sanacloud.platform.security import verify_object_signature
+from sanacloud.platform.security import object_signature_problem
 from sanacloud.platform.storage import ObjectInfo, ObjectNotFound, ObjectStore, tenant_key, tenant_prefix
 from sanacloud.platform.storage.local import LocalObjectStore
 from sanacloud.platform.storage.s3 import PART_SIZE, S3ObjectStore
@@ -284,10 +284,12 @@ def test_local_presigned_urls_point_at_the_api(local: LocalObjectStore) -> None:
     assert (url.scheme, url.host, url.path) == ("http", "testserver", "/v1/objects/tenants/ten_a/a b.png")
     assert url.raw_path.startswith(b"/v1/objects/tenants/ten_a/a%20b.png?")
     params = url.params
-    assert verify_object_signature(SECRET, "GET", "tenants/ten_a/a b.png", params["expires"], params["signature"])
-    assert not verify_object_signature(SECRET, "PUT", "tenants/ten_a/a b.png", params["expires"], params["signature"])
-    put = httpx.URL(local.presigned_put_url("tenants/ten_a/a b.png", 60)).params
-    assert verify_object_signature(SECRET, "PUT", "tenants/ten_a/a b.png", put["expires"], put["signature"])
+    key = "tenants/ten_a/a b.png"
+    assert object_signature_problem(SECRET, "GET", key, params["expires"], params["signature"]) is None
+    wrong_method = object_signature_problem(SECRET, "PUT", key, params["expires"], params["signature"])
+    assert wrong_method is not None and "invalid for PUT" in wrong_method
+    put = httpx.URL(local.presigned_put_url(key, 60)).params
+    assert object_signature_problem(SECRET, "PUT", key, put["expires"], put["signature"]) is None
 
 
 # --- the S3 store -----------------------------------------------------------------------------
