@@ -1,0 +1,160 @@
+"""An image folder with captions, as the platform's worker materialises a dataset.
+
+Layout (the Hugging Face imagefolder convention):
+
+    root/
+      metadata.jsonl        {"file_name": "cats/001.png", "text": "a photo of a cat"}  one object per line
+      cats/001.png
+      cats/002.jpg
+      cats/002.txt          sidecar caption, used when no metadata.jsonl line names the image
+
+A `metadata.jsonl` may also sit in a sub-folder; its `file_name`s are relative to that folder. The
+caption key is "text" (or "caption"); an image with neither a metadata line nor a sidecar has the
+caption "". Problems that make the set unusable raise ValueError naming the file (and line).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+METADATA_NAME = "metadata.jsonl"
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+CAPTION_KEYS = ("text", "caption")  # the first one present wins
+_EXAMPLE = '{"file_name": "001.png", "text": "a photo of a cat"}'
+_ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    path: Path  # absolute
+    caption: str  # stripped; "" when uncaptioned
+    width: int  # as displayed (EXIF orientation applied)
+    height: int
+
+    def relative_to(self, root: Path) -> str:
+        return self.path.relative_to(root).as_posix()
+
+
+def read_image_folder(root: str | Path) -> list[ImageRecord]:
+    """Every image under `root` with its caption, sorted by relative path."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ValueError(f"dataset folder {str(root)!r} does not exist")
+    images: dict[str, Path] = {}
+    sidecars: dict[str, Path] = {}  # by stem: "cats/002" for "cats/002.txt"
+    metadata: list[Path] = []
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if not path.is_file() or _is_hidden(name):
+            continue
+        suffix = path.suffix.lower()
+        if path.name.lower() == METADATA_NAME:
+            metadata.append(path)
+        elif suffix == ".txt":
+            sidecars[name[: -len(path.suffix)]] = path
+        elif suffix in IMAGE_SUFFIXES:
+            images[name] = path
+    if not images:
+        raise ValueError(f"dataset folder {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    from_metadata = _metadata_captions(root, metadata, images)
+    records = []
+    for name, path in sorted(images.items()):
+        if name in from_metadata:
+            caption = from_metadata[name]
+        else:
+            sidecar = sidecars.get(name[: -len(path.suffix)])
+            caption = "" if sidecar is None else _read_sidecar(sidecar)
+        width, height = image_size(path)
+        records.append(ImageRecord(path, caption, width, height))
+    return records
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) as displayed, read from the header only."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise ValueError(f"image {str(path)!r} cannot be read: {exc}") from None
+    return (height, width) if orientation in _ROTATED else (width, height)
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """The image as displayed (EXIF orientation applied), RGB, transparency composited on white."""
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise ValueError(f"image {str(path)!r} cannot be decoded: {exc}") from None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _is_hidden(name: str) -> bool:
+    parts = name.split("/")
+    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+
+
+def _read_sidecar(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig").strip()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"caption file {str(path)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _metadata_captions(root: Path, files: list[Path], images: dict[str, Path]) -> dict[str, str]:
+    """Caption by image name (relative to root) from every metadata.jsonl; one line per image at most."""
+    captions: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for file in files:
+        folder = file.parent.relative_to(root).as_posix()
+        try:
+            text = file.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{str(file)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        for number, line in enumerate(text.split("\n"), start=1):  # not splitlines(): JSON may hold U+2028
+            if not line.strip():
+                continue
+            where = f"{str(file)!r} line {number}"
+            name, caption = _parse_line(line, where)
+            image = _join(folder, name, where)
+            if image not in images:
+                raise ValueError(f"{where} names {name!r}, but {str(root / image)!r} is not an image in the folder")
+            if image in captions:
+                raise ValueError(f"{where} captions {image!r} again (already on {sources[image]})")
+            captions[image], sources[image] = caption, where
+    return captions
+
+
+def _parse_line(line: str, where: str) -> tuple[str, str]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where} is not valid JSON ({exc.msg}); each line must look like {_EXAMPLE}") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"{where} is not a JSON object; each line must look like {_EXAMPLE}")
+    name = row.get("file_name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f'{where} has no "file_name" string; each line must look like {_EXAMPLE}')
+    key = next((key for key in CAPTION_KEYS if key in row), CAPTION_KEYS[0])
+    caption = row.get(key)
+    if caption is not None and not isinstance(caption, str):
+        raise ValueError(f'{where}: "{key}" must be a string, not {type(caption).__name__}')
+    return name, (caption or "").strip()
+
+
+def _join(folder: str, name: str, where: str) -> str:
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"{where}: file_name {name!r} must be a path inside the dataset folder")
+    joined = PurePosixPath(folder, path) if folder != "." else path
+    return joined.as_posix()

@@ -1,0 +1,187 @@
+"""The training run: caches, then flow-matching steps, checkpoints with samples, exact resume.
+
+    run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any
+
+Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint, emits `stopped`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from sanacloud.model import flow
+from sanacloud.model.components import Sana, load
+from sanacloud.model.data.cache import build_latent_cache, build_text_cache
+from sanacloud.model.data.folder import read_image_folder
+from sanacloud.model.data.training import TrainingData
+from sanacloud.model.registry import get_spec
+from sanacloud.model.train import checkpoints
+from sanacloud.model.train.ema import Ema
+from sanacloud.model.train.engine import Engine, PlainEngine
+from sanacloud.model.train.events import emit, is_main_process
+from sanacloud.model.train.lora import add_lora
+from sanacloud.model.train.saving import restore, save_checkpoint
+from sanacloud.model.train.spec import TrainSpec
+
+
+class StopRequested:
+    """Set by SIGTERM; the loop checks it between steps."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGTERM, self._set)
+
+    def _set(self, *_: object) -> None:
+        self.requested = True
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() \
+        else torch.device("cpu")
+
+
+def run(spec: TrainSpec) -> None:
+    stop = StopRequested()
+    device = pick_device()
+    model_spec = get_spec(spec.model)
+    if spec.type == "full":
+        from sanacloud.model.train.zero import init_distributed
+
+        init_distributed(device)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    torch.manual_seed(spec.seed + rank)
+    sana = load(spec.model_path, model_spec, dtype=torch.float32, device=device)
+    data = _training_data(spec, sana, device, world)
+
+    params = _trainable(spec, sana)
+    engine = _engine(spec, sana, params, device)
+    ema = Ema(params, spec.ema_decay) if spec.ema_decay else None
+    noise = torch.Generator(device=device).manual_seed(spec.seed * 1000 + rank)
+    step = restore(spec, sana, engine, data, ema, noise)
+    emit("start", step=step, steps=spec.steps, model=spec.model, job_type=spec.type, world_size=world,
+         images=len(data.records), trainable_params=sum(p.numel() for p in params), device=str(device))
+
+    batches = iter(data)
+    while step < spec.steps:
+        started = time.perf_counter()
+        losses = []
+        for _ in range(spec.gradient_accumulation_steps):
+            latents, text_emb, text_mask = _shard(next(batches), rank, world)
+            losses.append(_loss(engine, latents.to(device), text_emb.to(device), text_mask.to(device), spec,
+                                model_spec.flow_shift, noise))
+        grad_norm = engine.step()
+        if ema is not None:
+            ema.update()
+        step += 1
+        if step % spec.log_every == 0 or step == spec.steps:
+            samples = spec.batch_size * world * spec.gradient_accumulation_steps
+            emit("step", step=step, loss=round(sum(losses) / len(losses), 6), lr=engine.lr(),
+                 grad_norm=round(grad_norm, 6), samples_per_s=round(samples / (time.perf_counter() - started), 3),
+                 memory_mb=_memory_mb(device))
+        due = spec.checkpoint_interval and step % spec.checkpoint_interval == 0
+        if due or step == spec.steps or stop.requested:
+            save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]))
+        if stop.requested and step < spec.steps:
+            emit("stopped", step=step, reason="SIGTERM")
+            return
+    emit("done", step=step)
+
+
+def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int) -> TrainingData:
+    records = read_image_folder(spec.data_dir)
+    if not records:
+        raise ValueError(f"no images in {spec.data_dir}")
+    cache_dir = spec.cache_dir or spec.output_dir / "cache"
+    key = f"{spec.model}:{_fingerprint(spec.model_path)}"
+    scale = float(sana.vae.config.scaling_factor)
+    encoder = sana.prompt_encoder(device)
+
+    def encode_images(pixels: torch.Tensor) -> torch.Tensor:
+        return sana.vae.encode(pixels.to(device)).latent.float().cpu() * scale
+
+    def encode_texts(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        embeddings, mask = encoder.encode(captions)
+        return embeddings.float().cpu(), mask.cpu()
+
+    resolution = spec.resolution or sana.spec.resolution
+    # Rank 0 builds the caches; the others wait, then read them.
+    with _rank_zero_first(world):
+        latents = build_latent_cache(records, resolution, encode_images, cache_dir, flip=spec.flip, key=key)
+        texts = build_text_cache([r.caption for r in records], encode_texts, cache_dir, key=key)
+    emit("cache", images=len(latents), captions=len(texts), latents_reused=latents.reused, texts_reused=texts.reused)
+    return TrainingData(records, latents, texts, batch_size=spec.batch_size * world, seed=spec.seed,
+                        caption_dropout=spec.caption_dropout, flip=spec.flip)
+
+
+@contextmanager
+def _rank_zero_first(world: int) -> Iterator[None]:
+    if world > 1 and not is_main_process():
+        dist.barrier()
+    yield
+    if world > 1 and is_main_process():
+        dist.barrier()
+
+
+def _fingerprint(model_path: Path) -> str:
+    """Changes when the base model's weights change (their sizes and modification times)."""
+    files = sorted(model_path.rglob("*.safetensors"))
+    return ",".join(f"{f.relative_to(model_path)}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
+
+
+def _trainable(spec: TrainSpec, sana: Sana) -> list[torch.nn.Parameter]:
+    transformer = sana.transformer
+    transformer.train()
+    if spec.gradient_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    if spec.type == "lora":
+        return add_lora(transformer, spec.lora)
+    transformer.requires_grad_(True)
+    return list(transformer.parameters())
+
+
+def _engine(spec: TrainSpec, sana: Sana, params: list[torch.nn.Parameter], device: torch.device) -> Engine:
+    if spec.type == "full":
+        from sanacloud.model.train.zero import ZeroEngine
+
+        return ZeroEngine(sana.transformer, params, spec, device)
+    return PlainEngine(sana.transformer, params, spec, device)
+
+
+def _shard(batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torch.Tensor, ...]:
+    """This rank's part of a global batch (all of it when the batch is too small to split)."""
+    size = len(batch[0])
+    per = size // world
+    if per == 0:
+        return tuple(batch)
+    return tuple(t[rank * per:(rank + 1) * per] for t in batch)
+
+
+def _loss(engine: Engine, x0: torch.Tensor, text_emb: torch.Tensor, text_mask: torch.Tensor, spec: TrainSpec,
+          default_shift: float, generator: torch.Generator) -> float:
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    sigmas = flow.sample_sigmas(len(x0), shift=spec.flow_shift or default_shift, mean=spec.logit_mean,
+                                std=spec.logit_std, generator=generator, device=x0.device)
+    with engine.autocast():
+        prediction = engine.module(flow.noisy(x0, noise, sigmas), encoder_hidden_states=text_emb,
+                                   encoder_attention_mask=text_mask, timestep=sigmas * flow.TIMESTEP_SCALE,
+                                   return_dict=False)[0]
+    loss = F.mse_loss(prediction.float(), flow.velocity_target(x0, noise))
+    engine.backward(loss)
+    return float(loss.detach())
+
+
+def _memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

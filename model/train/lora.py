@@ -1,0 +1,56 @@
+"""LoRA adapters on the Sana transformer (peft), and their diffusers-loadable export.
+
+Default targets: the attention projections (self and cross) and the Mix-FFN's pointwise convs;
+never the 3x3 depthwise conv. Exports carry the `transformer.` prefix that
+`SanaPipeline.load_lora_weights` needs (a raw peft state dict is silently ignored by it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import SanaPipeline, SanaTransformer2DModel
+from peft import LoraConfig
+from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+
+from sanacloud.model.train.spec import LoraSpec
+
+ADAPTER = "default"
+WEIGHTS_NAME = "pytorch_lora_weights.safetensors"
+
+
+def add_lora(transformer: SanaTransformer2DModel, spec: LoraSpec) -> list[torch.nn.Parameter]:
+    """Freeze the transformer, add an adapter, and return the adapter's (fp32) parameters."""
+    transformer.requires_grad_(False)
+    transformer.add_adapter(LoraConfig(
+        r=spec.rank, lora_alpha=spec.alpha or spec.rank, lora_dropout=spec.dropout,
+        target_modules=_target_pattern(spec.targets), init_lora_weights="gaussian"), adapter_name=ADAPTER)
+    params = [p for p in transformer.parameters() if p.requires_grad]
+    for param in params:
+        param.data = param.data.float()
+    return params
+
+
+def _target_pattern(targets: list[str]) -> str:
+    # A regex over full module names, so that e.g. "to_out.0" matches only the output projection.
+    names = "|".join(t.replace(".", r"\.") for t in targets)
+    return rf".*\.({names})$"
+
+
+def lora_state_dict(transformer: SanaTransformer2DModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(transformer).items()}
+
+
+def load_lora_state_dict(transformer: SanaTransformer2DModel, state: dict[str, torch.Tensor]) -> None:
+    result = set_peft_model_state_dict(transformer, state, adapter_name=ADAPTER)
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise ValueError(f"LoRA state has keys the model lacks: {unexpected[:5]}")
+
+
+def export_lora(transformer: SanaTransformer2DModel, folder: Path) -> Path:
+    """Write `folder/pytorch_lora_weights.safetensors` in the format SanaPipeline loads."""
+    SanaPipeline.save_lora_weights(folder, transformer_lora_layers=lora_state_dict(transformer),
+                                   safe_serialization=True)
+    return folder / WEIGHTS_NAME

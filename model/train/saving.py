@@ -1,0 +1,113 @@
+"""Writing a checkpoint (all ranks take part) and resuming from the newest one."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from diffusers import SanaPipeline
+
+from sanacloud.model.components import Sana
+from sanacloud.model.data.training import TrainingData
+from sanacloud.model.sampling.generate import generate, make_pipeline
+from sanacloud.model.train import checkpoints
+from sanacloud.model.train.ema import Ema
+from sanacloud.model.train.engine import Engine
+from sanacloud.model.train.events import emit, is_main_process
+from sanacloud.model.train.lora import WEIGHTS_NAME, export_lora, load_lora_state_dict
+from sanacloud.model.train.spec import TrainSpec
+
+TRANSFORMER_DIR = "transformer"
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema: Ema | None,
+                    noise: torch.Generator, step: int, loss: float) -> None:
+    staging = checkpoints.folder_for(spec.output_dir, step).with_suffix(".tmp")
+    if is_main_process():
+        checkpoints.staging_for(spec.output_dir, step)
+    _barrier()
+    engine.save(staging)
+    torch.save({"noise": noise.get_state(), "torch": torch.get_rng_state()}, staging / f"rng-{_rank()}.pt")
+    samples: list[str] = []
+    with ema.swapped() if ema else nullcontext(), _gathered(engine):
+        if is_main_process():
+            _export(spec, sana, staging)
+            samples = _samples(spec, sana, staging / "samples", step)
+    if is_main_process():
+        torch.save({"step": step, "loss": loss, "data": data.state_dict(),
+                    "ema": ema.state_dict() if ema else None}, staging / "trainer.pt")
+    _barrier()
+    if is_main_process():
+        final = checkpoints.publish(staging)
+        pruned = checkpoints.prune(spec.output_dir, spec.keep_checkpoints)
+        emit("checkpoint", step=step, path=str(final), loss=round(loss, 6),
+             samples=[str(final / "samples" / name) for name in samples], pruned=pruned)
+    _barrier()
+
+
+def _gathered(engine: Engine) -> AbstractContextManager[Any]:
+    gathered = getattr(engine, "gathered", None)
+    return gathered() if gathered else nullcontext()
+
+
+def _export(spec: TrainSpec, sana: Sana, folder: Path) -> None:
+    if spec.type == "lora":
+        export_lora(sana.transformer, folder)
+    else:
+        sana.transformer.save_pretrained(folder / TRANSFORMER_DIR, safe_serialization=True)
+
+
+def _samples(spec: TrainSpec, sana: Sana, folder: Path, step: int) -> list[str]:
+    if not spec.validation_prompts:
+        return []
+    folder.mkdir()
+    was_training = sana.transformer.training
+    sana.transformer.eval()
+    try:
+        pipe = make_pipeline(sana)
+        seeds = [spec.validation_seed + i for i in range(len(spec.validation_prompts))]
+        images = generate(pipe, sana, spec.validation_prompts, seeds=seeds, steps=spec.validation_steps,
+                          guidance=spec.guidance_scale, resolution=spec.resolution)
+    finally:
+        sana.transformer.train(was_training)
+    names = []
+    for i, image in enumerate(images):
+        names.append(f"{i:02d}.png")
+        image.save(folder / names[-1])
+    emit("sample", step=step, prompts=spec.validation_prompts, seeds=seeds, files=[str(folder / n) for n in names])
+    return names
+
+
+def restore(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema: Ema | None,
+            noise: torch.Generator) -> int:
+    """Load the newest complete checkpoint into everything; returns its step (0 when starting fresh)."""
+    found = checkpoints.latest(spec.output_dir)
+    if found is None:
+        return 0
+    step, folder = found
+    if spec.type == "lora":
+        state = SanaPipeline.lora_state_dict(folder / WEIGHTS_NAME)
+        load_lora_state_dict(sana.transformer, {k.removeprefix("transformer."): v for k, v in state.items()})
+    engine.load(folder)
+    trainer = torch.load(folder / "trainer.pt", weights_only=False)
+    data.load_state_dict(trainer["data"])
+    if ema is not None and trainer["ema"] is not None:
+        ema.load_state_dict(trainer["ema"])
+    rng = torch.load(folder / f"rng-{_rank()}.pt", weights_only=False)
+    noise.set_state(rng["noise"])
+    torch.set_rng_state(rng["torch"])
+    emit("resumed", step=step, path=str(folder))
+    return int(trainer["step"])

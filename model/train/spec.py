@@ -1,0 +1,70 @@
+"""The trainer's input: one JSON file (`python -m sanacloud.model.train --spec spec.json`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point", "linear_1", "linear_2"]
+DEFAULT_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSpec(Strict):
+    rank: int = Field(default=16, ge=1, le=256)
+    alpha: float | None = Field(default=None, gt=0, description="default: the rank")
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    targets: list[LoraTarget] = Field(default_factory=lambda: list(DEFAULT_TARGETS), min_length=1)
+
+
+class DeepSpeedSpec(Strict):
+    zero_stage: Literal[2, 3] = 2
+
+
+class TrainSpec(Strict):
+    model: str = Field(description="a registry name, e.g. sana-tiny")
+    model_path: Path = Field(description="the base model's diffusers-format folder")
+    data_dir: Path = Field(description="images and a metadata.jsonl (file_name, text)")
+    output_dir: Path = Field(description="checkpoints, samples, exports; an existing run here is resumed")
+    cache_dir: Path | None = Field(default=None, description="latent/text caches; default output_dir/cache")
+    type: Literal["lora", "full"] = "lora"
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    deepspeed: DeepSpeedSpec = Field(default_factory=DeepSpeedSpec)
+
+    steps: int = Field(ge=1)
+    batch_size: int = Field(default=4, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=1e-4, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_steps: int = Field(default=0, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    seed: int = 0
+    resolution: int | None = Field(default=None, description="default: the model's native resolution")
+    flow_shift: float | None = Field(default=None, gt=0, description="default: the model's")
+    logit_mean: float = 0.0
+    logit_std: float = Field(default=1.0, gt=0)
+    caption_dropout: float = Field(default=0.1, ge=0, le=1)
+    flip: bool = False
+    mixed_precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    gradient_checkpointing: bool = False
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
+
+    checkpoint_interval: int = Field(default=0, ge=0, description="0: only at the end")
+    keep_checkpoints: int = Field(default=3, ge=1)
+    validation_prompts: list[str] = Field(default_factory=list)
+    validation_seed: int = 0
+    validation_steps: int = Field(default=20, ge=1)
+    guidance_scale: float = Field(default=4.5, ge=1)
+    log_every: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainSpec:
+        if self.checkpoint_interval > self.steps:
+            raise ValueError(f"checkpoint_interval {self.checkpoint_interval} exceeds steps {self.steps}")
+        return self

@@ -1,0 +1,93 @@
+"""Full training through DeepSpeed ZeRO (stage 2 or 3), one process or several under torchrun.
+
+On CPU it runs with DS_ACCELERATOR=cpu and the gloo backend, which is how the tests exercise it.
+The optimizer and LR schedule are ours (torch AdamW + the spec's schedule), handed to DeepSpeed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sanacloud.model.train.engine import lr_lambda
+from sanacloud.model.train.spec import TrainSpec
+
+TAG = "zero"
+
+
+def deepspeed_config(spec: TrainSpec) -> dict[str, Any]:
+    return {
+        "train_micro_batch_size_per_gpu": spec.batch_size,
+        "gradient_accumulation_steps": spec.gradient_accumulation_steps,
+        "gradient_clipping": spec.max_grad_norm,
+        "zero_optimization": {"stage": spec.deepspeed.zero_stage, "contiguous_gradients": True,
+                              "overlap_comm": False},
+        "fp16": {"enabled": spec.mixed_precision == "fp16", "initial_scale_power": 16},
+        "bf16": {"enabled": spec.mixed_precision == "bf16"},
+        "steps_per_print": 2**31 - 1,
+        "wall_clock_breakdown": False,
+    }
+
+
+def init_distributed(device: torch.device) -> None:
+    """Join the process group torchrun set up, or make a one-process group."""
+    if device.type == "cpu":
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    if "RANK" not in os.environ:
+        os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+                           "MASTER_PORT": str(_free_port())})
+    import deepspeed
+
+    deepspeed.init_distributed(dist_backend="gloo" if device.type == "cpu" else "nccl")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ZeroEngine:
+    def __init__(self, module: torch.nn.Module, params: list[torch.nn.Parameter], spec: TrainSpec,
+                 device: torch.device) -> None:
+        import deepspeed
+
+        optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(spec))
+        self.engine, _, _, _ = deepspeed.initialize(model=module, optimizer=optimizer, lr_scheduler=scheduler,
+                                                    config=deepspeed_config(spec))
+        self.module = self.engine.module
+        self.spec = spec
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        return nullcontext()  # DeepSpeed casts the module itself for fp16/bf16
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.engine.backward(loss)
+        self.engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
+
+    def step(self) -> float:
+        norm = self.engine.get_global_grad_norm()
+        return float(norm) if norm is not None else float("nan")
+
+    def lr(self) -> float:
+        return float(self.engine.get_lr()[0])
+
+    def save(self, folder: Path) -> None:
+        self.engine.save_checkpoint(str(folder), tag=TAG)
+
+    def load(self, folder: Path) -> None:
+        self.engine.load_checkpoint(str(folder), tag=TAG, load_optimizer_states=True, load_lr_scheduler_states=True)
+
+    def gathered(self) -> AbstractContextManager[Any]:
+        """All parameters present on every rank (ZeRO-3 partitions them); enter on every rank."""
+        if self.spec.deepspeed.zero_stage < 3:
+            return nullcontext()
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(list(self.module.parameters()), modifier_rank=None)
