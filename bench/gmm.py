@@ -37,11 +37,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 from torch import Tensor
+
+CHUNK = 1024  # rows per velocity evaluation
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -73,22 +77,30 @@ class GaussianMixture:
         z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         return self.means[k] + torch.einsum("nij,nj->ni", self.eigvecs[k], self.eigvals[k].sqrt() * z)
 
+    @cached_property
+    def _consts(self) -> tuple[Tensor, Tensor, Tensor]:
+        # U_kᵀ μ_k (K, d), U_kᵀ (K, d, d), log π_k (K,): reused by every velocity call
+        return torch.einsum("kd,kde->ke", self.means, self.eigvecs), self.eigvecs.transpose(1, 2), self.weights.log()
+
     def velocity(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         """v(x, σ) = E[ε - x0 | x_σ = x] for x of shape (B, d) and σ scalar or (B,); computed in float64."""
-        xd = x.to(torch.float64)
         s = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1, 1, 1)  # (B or 1, 1, 1)
         if s.shape[0] > 1 and bool((s == s[0]).all()):
             s = s[:1]  # one σ for the whole batch (a sampler step): per-component terms once
+        if x.shape[0] > CHUNK:  # cache-sized pieces are faster on CPU
+            starts = range(0, x.shape[0], CHUNK)
+            pieces = [self.velocity(x[i : i + CHUNK], s if s.shape[0] == 1 else s[i : i + CHUNK]) for i in starts]
+            return torch.cat(pieces)
+        proj_mu, eigvecs_t, log_w = self._consts
         a = 1.0 - s
-        z = torch.matmul(xd, self.eigvecs).transpose(0, 1)  # (B, K, d) = U_kᵀ x
-        z = z - a * torch.einsum("kd,kde->ke", self.means, self.eigvecs)  # U_kᵀ (x - a μ_k)
+        z = torch.matmul(x.to(torch.float64), self.eigvecs).transpose(0, 1) - a * proj_mu  # (B, K, d) = U_kᵀ(x - aμ_k)
         c = a**2 * self.eigvals + s**2  # (B or 1, K, d)
         inv_c = 1.0 / c
-        log_n = -0.5 * ((z * z * inv_c).sum(-1) + c.log().sum(-1) + self.dim * math.log(2 * math.pi))  # (B, K)
-        w = torch.softmax(log_n + self.weights.log(), dim=-1)  # (B, K)
+        log_n = -0.5 * ((z * z * inv_c).sum(-1) + c.log().sum(-1) + self.dim * LOG_2PI)  # (B, K)
+        w = torch.softmax(log_n + log_w, dim=-1)  # (B, K) posterior of the component
         scaled = (s - a * self.eigvals) * inv_c * z  # (B, K, d)
-        v_k = torch.matmul(scaled.transpose(0, 1), self.eigvecs.transpose(1, 2)).transpose(0, 1) - self.means
-        return torch.einsum("bk,bkd->bd", w, v_k).to(x.dtype)
+        v_k = torch.matmul(scaled.transpose(0, 1), eigvecs_t).transpose(0, 1) - self.means  # (B, K, d)
+        return (w.unsqueeze(1) @ v_k).squeeze(1).to(x.dtype)  # (B, d)
 
 
 def random_mixture(
@@ -113,9 +125,8 @@ def gaussian(mean: Tensor, eigvals: Tensor, eigvecs: Tensor | None = None) -> Ga
     """One Gaussian N(mean, U diag(eigvals) Uᵀ); eigvals = 0 gives a point mass."""
     d = mean.shape[-1]
     u = torch.eye(d, dtype=torch.float64) if eigvecs is None else eigvecs.to(torch.float64)
-    return GaussianMixture(
-        torch.ones(1, dtype=torch.float64), mean.to(torch.float64).reshape(1, d), eigvals.to(torch.float64).reshape(1, d), u.reshape(1, d, d)
-    )
+    one = torch.ones(1, dtype=torch.float64)
+    return GaussianMixture(one, mean.to(torch.float64).reshape(1, d), eigvals.to(torch.float64).reshape(1, d), u[None])
 
 
 def gaussian_flow(single: GaussianMixture, noise: Tensor, sigma: float) -> Tensor:

@@ -4,32 +4,33 @@ Flow matching as Sana trains it (diffusers' convention): x_σ = (1-σ)·x0 + σ�
 noise, σ = 0 is data, and the transformer predicts the velocity v = ε - x0. Sampling integrates
 dx/dσ = v(x, σ) from σ = 1 to σ = 0.
 
-- "dpm" (Flow-DPM-Solver, the paper's sampler and SanaPipeline's default) is diffusers'
-  `DPMSolverMultistepScheduler` built with exactly the kwargs that diffusers'
-  `scripts/convert_sana_to_diffusers.py` writes into the official Sana repos'
-  `scheduler_config.json`: `use_flow_sigmas=True, prediction_type="flow_prediction",
-  flow_shift=<3.0, or 6.0 for 4K>`, the rest left at the defaults, spelled out below so that a
-  change of default in diffusers cannot change our sampler silently.
+- "dpm" (Flow-DPM-Solver, the paper's sampler and the one the official diffusers-format Sana
+  checkpoints ship) is diffusers' `DPMSolverMultistepScheduler` with exactly the kwargs that
+  diffusers' `scripts/convert_sana_to_diffusers.py` writes into their `scheduler_config.json`:
+  `use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=<3.0, or 6.0 for 4K>`,
+  the rest at diffusers' defaults, spelled out below so that a change of default in diffusers
+  cannot change our sampler silently.
 - "euler" (Flow-Euler) is `FlowMatchEulerDiscreteScheduler(shift=flow_shift)`, as the same
   script builds it for `--scheduler_type flow-euler`.
 
 The two schedules differ at the ends, as diffusers makes them: Flow-DPM-Solver's n steps start at
 σ = shift(0.999) and take their last step to σ = 0 (first order there); Flow-Euler's start at
-σ = 1 and end with a step from shift(shift(0.001)) to 0. `bench/solver_accuracy.py` measures both
-against the exact flow of a Gaussian mixture.
+σ = 1 and end with a step from shift(shift(0.001)) to 0. So DPM's last step is a first-order jump
+from σ = shift(0.999/n) (0.05 at n = 20 unshifted, 0.136 with shift 3). `bench/solver_accuracy.py`
+measures both against the exact flow of Gaussian mixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import torch
 from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler
 from torch import Tensor
 
 Solver = Literal["dpm", "euler"]
-FlowScheduler = DPMSolverMultistepScheduler | FlowMatchEulerDiscreteScheduler
+FlowScheduler: TypeAlias = DPMSolverMultistepScheduler | FlowMatchEulerDiscreteScheduler
 Velocity = Callable[[Tensor, Tensor], Tensor]
 """velocity(x, sigma) -> v: x is the current sample (B, ...), sigma a float tensor (B,) of σ in [0, 1]."""
 
@@ -67,11 +68,11 @@ def integrate(velocity: Velocity, noise: Tensor, scheduler: FlowScheduler, steps
     σ in [0, 1] the scheduler's update uses at this step (`scheduler.sigmas[i]`), for both
     solvers. It returns the predicted velocity ε - x0, shaped like x.
 
-    To call a Sana transformer, pass `timestep=sigma * num_train_timesteps` (σ·1000, what
-    diffusers calls the timestep; SanaTransformer2DModel has timestep_scale 1.0). SanaPipeline
-    passes `scheduler.timesteps[i]` instead, which for Flow-DPM-Solver is σ·1000 truncated to an
-    integer (e.g. 963 for σ = 0.96394); the difference is < 0.001 in σ, and feeding the exact σ
-    keeps the model's input consistent with the σ the solver's update assumes.
+    To call a Sana transformer, pass `timestep=sigma * num_train_timesteps * timestep_scale`
+    (σ·1000, what diffusers calls the timestep, times `transformer.config.timestep_scale`, 1.0 for
+    Sana, as SanaPipeline does). SanaPipeline starts from `scheduler.timesteps[i]` instead, which
+    for Flow-DPM-Solver is σ·1000 truncated to an integer (e.g. 963 for σ = 0.96394): at most
+    0.001 off in σ; the exact σ keeps the model's input consistent with the solver's update.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")

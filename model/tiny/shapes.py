@@ -113,10 +113,8 @@ def parse_caption(text: str) -> Scene | None:
 
 
 def _regular_polygon(cx: float, cy: float, radius: float, sides: int, angle: float) -> list[tuple[float, float]]:
-    return [
-        (cx + radius * math.cos(angle + 2 * math.pi * i / sides), cy + radius * math.sin(angle + 2 * math.pi * i / sides))
-        for i in range(sides)
-    ]
+    angles = [angle + 2 * math.pi * i / sides for i in range(sides)]
+    return [(cx + radius * math.cos(a), cy + radius * math.sin(a)) for a in angles]
 
 
 def _star(cx: float, cy: float, radius: float, angle: float) -> list[tuple[float, float]]:

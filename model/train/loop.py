@@ -24,7 +24,6 @@ from sanacloud.model.data.cache import build_latent_cache, build_text_cache
 from sanacloud.model.data.folder import read_image_folder
 from sanacloud.model.data.training import TrainingData
 from sanacloud.model.registry import get_spec
-from sanacloud.model.train import checkpoints
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.engine import Engine, PlainEngine
 from sanacloud.model.train.events import emit, is_main_process

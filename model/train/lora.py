@@ -7,6 +7,7 @@ never the 3x3 depthwise conv. Exports carry the `transformer.` prefix that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -32,7 +33,7 @@ def add_lora(transformer: SanaTransformer2DModel, spec: LoraSpec) -> list[torch.
     return params
 
 
-def _target_pattern(targets: list[str]) -> str:
+def _target_pattern(targets: Sequence[str]) -> str:
     # A regex over full module names, so that e.g. "to_out.0" matches only the output projection.
     names = "|".join(t.replace(".", r"\.") for t in targets)
     return rf".*\.({names})$"

@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from diffusers import SanaPipeline
 
 from sanacloud.model.components import Sana
 from sanacloud.model.data.training import TrainingData
@@ -18,7 +17,7 @@ from sanacloud.model.train import checkpoints
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.engine import Engine
 from sanacloud.model.train.events import emit, is_main_process
-from sanacloud.model.train.lora import WEIGHTS_NAME, export_lora, load_lora_state_dict
+from sanacloud.model.train.lora import export_lora, load_lora_state_dict, lora_state_dict
 from sanacloud.model.train.spec import TrainSpec
 
 TRANSFORMER_DIR = "transformer"
@@ -47,7 +46,9 @@ def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingD
             _export(spec, sana, staging)
             samples = _samples(spec, sana, staging / "samples", step)
     if is_main_process():
-        torch.save({"step": step, "loss": loss, "data": data.state_dict(),
+        # The live adapter, for resume: the export above holds the EMA weights when EMA is on.
+        live = lora_state_dict(sana.transformer) if spec.type == "lora" else None
+        torch.save({"step": step, "loss": loss, "data": data.state_dict(), "lora": live,
                     "ema": ema.state_dict() if ema else None}, staging / "trainer.pt")
     _barrier()
     if is_main_process():
@@ -98,11 +99,10 @@ def restore(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema
     if found is None:
         return 0
     step, folder = found
-    if spec.type == "lora":
-        state = SanaPipeline.lora_state_dict(folder / WEIGHTS_NAME)
-        load_lora_state_dict(sana.transformer, {k.removeprefix("transformer."): v for k, v in state.items()})
-    engine.load(folder)
     trainer = torch.load(folder / "trainer.pt", weights_only=False)
+    if spec.type == "lora":
+        load_lora_state_dict(sana.transformer, trainer["lora"])
+    engine.load(folder)
     data.load_state_dict(trainer["data"])
     if ema is not None and trainer["ema"] is not None:
         ema.load_state_dict(trainer["ema"])

@@ -6,6 +6,7 @@ The optimizer and LR schedule are ours (torch AdamW + the spec's schedule), hand
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from contextlib import AbstractContextManager, nullcontext
@@ -43,6 +44,12 @@ def init_distributed(device: torch.device) -> None:
                            "MASTER_PORT": str(_free_port())})
     import deepspeed
 
+    if device.type == "cpu":
+        # DeepSpeed would JIT-compile (ninja, minutes) a shared-memory all-reduce for CPUs;
+        # gloo's is enough for CPU runs, which are for tests and laptops.
+        # (import_module: the package's attribute `torch` is torch itself, not this submodule)
+        comm: Any = importlib.import_module("deepspeed.comm.torch")
+        comm.build_shm_op = lambda: None
     deepspeed.init_distributed(dist_backend="gloo" if device.type == "cpu" else "nccl")
 
 
