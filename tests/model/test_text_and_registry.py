@@ -23,7 +23,7 @@ def test_encoder_matches_sana_pipeline_and_caches(random_tiny: Path) -> None:
     prompts = ["a red circle on a blue background", "", "a cyan ring on a black background"]
     embeddings, mask = encoder.encode(prompts)
     assert embeddings.shape == (3, TINY.max_tokens, 64) and mask.shape == (3, TINY.max_tokens)
-    reference, reference_mask, negative, negative_mask = sana.pipeline().encode_prompt(
+    reference, reference_mask, negative, _ = sana.pipeline().encode_prompt(
         prompts[0], do_classifier_free_guidance=True, negative_prompt="", max_sequence_length=TINY.max_tokens,
         complex_human_instruction=None, device=torch.device("cpu"))
     torch.testing.assert_close(embeddings[0], reference[0])
@@ -70,7 +70,7 @@ def test_registry_names_every_sana_release() -> None:
 
 def test_check_folder_says_what_is_missing_or_wrong(random_tiny: Path, tmp_path: Path) -> None:
     check_folder(random_tiny, TINY)
-    with pytest.raises(ModelFolderError, match="sana-600m-1024.*num_layers is 6, sana-600m-1024 has 28"):
+    with pytest.raises(ModelFolderError, match=r"sana-600m-1024.*num_layers is 6, sana-600m-1024 has 28"):
         check_folder(random_tiny, REGISTRY["sana-600m-1024"])
     broken = tmp_path / "broken"
     shutil.copytree(random_tiny, broken)
