@@ -1,16 +1,21 @@
-"""Train sana-tiny's DC-AE to reconstruct rendered scenes: L1 + MSE, first on 64 px images (4x
-cheaper; the network is convolutional), then at the native 128 px."""
+"""Train sana-tiny's DC-AE to reconstruct rendered scenes (L1 + MSE, plus a small penalty that
+keeps latents near unit scale), resumable from a checkpoint file."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers import AutoencoderDC
 
 from sanacloud.model.tiny.shapes import BASE_COLORS, BASE_SHAPES, render, sample_scenes
+
+LATENT_PENALTY = 1e-3  # without it the encoder's output scale drifts into the thousands
+WARMUP_STEPS = 100
 
 
 def scene_batch(batch: int, size: int, rng: np.random.Generator, colors: tuple[str, ...] = BASE_COLORS,
@@ -21,31 +26,50 @@ def scene_batch(batch: int, size: int, rng: np.random.Generator, colors: tuple[s
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2) / 127.5 - 1
 
 
-def train_autoencoder(vae: AutoencoderDC, phases: list[tuple[int, int, int]], *, seed: int, lr: float = 2e-3,
-                      log: Callable[[dict[str, float]], None] = print,
-                      colors: tuple[str, ...] = BASE_COLORS, shapes: tuple[str, ...] = BASE_SHAPES) -> None:
-    """`phases`: (steps, image size, batch) each, trained in order with one optimizer."""
-    rng = np.random.default_rng(seed)
-    vae.train().requires_grad_(True)
+def train_autoencoder(vae: AutoencoderDC, *, steps: int, size: int, batch: int, seed: int, lr: float = 1e-3,
+                      checkpoint: Path | None = None, checkpoint_every: int = 100,
+                      log: Callable[[dict[str, float]], None] = print) -> None:
+    """Cosine-scheduled AdamW on freshly rendered scenes; resumes from `checkpoint` if it exists."""
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
-    total = sum(steps for steps, _, _ in phases)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total, pct_start=0.05)
-    step, start = 0, time.perf_counter()
-    for steps, size, batch in phases:
-        for _ in range(steps):
-            images = scene_batch(batch, size, rng, colors, shapes)
-            reconstruction = vae.decode(vae.encode(images).latent).sample
-            loss = (reconstruction - images).abs().mean() + ((reconstruction - images) ** 2).mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            step += 1
-            if step % 50 == 0 or step == total:
-                log({"step": step, "size": size, "loss": round(float(loss), 5),
-                     "s_per_step": round((time.perf_counter() - start) / step, 3)})
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / WARMUP_STEPS) * 0.5 * (
+        1 + math.cos(math.pi * min(1.0, s / steps))))
+    rng = np.random.default_rng(seed)
+    step = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        vae.load_state_dict(state["vae"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["rng"]
+        step = state["step"]
+    vae.train().requires_grad_(True)
+    start, first = time.perf_counter(), step
+    while step < steps:
+        images = scene_batch(batch, size, rng)
+        latents = vae.encode(images).latent
+        reconstruction = vae.decode(latents).sample
+        error = reconstruction - images
+        loss = error.abs().mean() + error.pow(2).mean() + LATENT_PENALTY * latents.pow(2).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        step += 1
+        if step % 50 == 0 or step == steps:
+            log({"step": step, "loss": round(float(loss.detach()), 5), "l1": round(float(error.abs().mean()), 5),
+                 "latent_std": round(float(latents.detach().std()), 3),
+                 "s_per_step": round((time.perf_counter() - start) / (step - first), 3)})
+        if checkpoint is not None and (step % checkpoint_every == 0 or step == steps):
+            _save(checkpoint, {"vae": vae.state_dict(), "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(), "rng": rng.bit_generator.state, "step": step})
     vae.eval().requires_grad_(False)
+
+
+def _save(path: Path, state: dict[str, object]) -> None:
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
 
 
 @torch.no_grad()

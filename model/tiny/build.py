@@ -2,7 +2,7 @@
 
     python -m sanacloud.model.tiny.build --out model/tiny/weights [--work DIR] [--quick]
 
-1. the DC-AE learns to reconstruct rendered scenes (autoencoder.py);
+1. the DC-AE learns to reconstruct rendered scenes at 128 px (autoencoder.py);
 2. a captioned dataset of scenes is written like any tenant's upload (shapes.py);
 3. the DiT is trained on it by this package's own trainer, as a full-training job (DeepSpeed
    ZeRO-2, one process), exactly the path a platform job takes;
@@ -33,25 +33,28 @@ WEIGHTS = Path(__file__).parent / "weights"
 
 @dataclass(frozen=True)
 class Recipe:
-    ae_phases: tuple[tuple[int, int, int], ...] = ((600, 64, 16), (200, 128, 8))
+    ae_steps: int = 1500
+    ae_batch: int = 8
     images: int = 4000
-    dit_steps: int = 3000
+    dit_steps: int = 2000
     dit_batch: int = 64
     dit_lr: float = 1e-3
-    ae_lr: float = 3e-3
+    ae_lr: float = 1e-3
     seed: int = 0
 
 
-QUICK = Recipe(ae_phases=((5, 64, 4), (2, 128, 2)), images=16, dit_steps=4, dit_batch=4)
+QUICK = Recipe(ae_steps=4, ae_batch=2, images=16, dit_steps=4, dit_batch=4)
 
 
 def build(out: Path, work: Path, recipe: Recipe) -> None:
     """Each stage leaves its result in `work`; a rerun on the same `work` skips finished stages
     and the DiT run resumes from its last checkpoint."""
     base, data = work / "base", work / "data"
+    work.mkdir(parents=True, exist_ok=True)
     if not (base / "model_index.json").exists():
         sana = fresh(recipe.seed)
-        train_autoencoder(sana.vae, list(recipe.ae_phases), seed=recipe.seed + 1, lr=recipe.ae_lr,
+        train_autoencoder(sana.vae, steps=recipe.ae_steps, size=SPEC.resolution, batch=recipe.ae_batch,
+                          seed=recipe.seed + 1, lr=recipe.ae_lr, checkpoint=work / "autoencoder.pt",
                           log=_log("autoencoder"))
         sana.vae.register_to_config(scaling_factor=latent_scale(sana.vae, seed=recipe.seed + 2))
         sana.save(base)
