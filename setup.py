@@ -24,6 +24,6 @@ def packages() -> list[str]:
 setup(
     packages=packages(),
     package_dir={f"sanacloud.{folder}": folder for folder in CODE_FOLDERS},
-    package_data={"sanacloud.api": ["dashboard/static/*"], "sanacloud.platform": ["py.typed"]},
+    package_data={"sanacloud.model": ["tiny/weights/*.json", "tiny/weights/*/*"]},
     include_package_data=True,
 )
