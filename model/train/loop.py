@@ -67,7 +67,7 @@ def run(spec: TrainSpec) -> None:
     noise = torch.Generator(device=device).manual_seed(spec.seed * 1000 + rank)
     step = restore(spec, sana, engine, data, ema, noise)
     emit("start", step=step, steps=spec.steps, model=spec.model, job_type=spec.type, world_size=world,
-         images=len(data.records), trainable_params=sum(p.numel() for p in params), device=str(device))
+         images=len(data.records), trainable_params=sum(_numel(p) for p in params), device=str(device))
 
     batches = iter(data)
     while step < spec.steps:
@@ -176,6 +176,11 @@ def _loss(engine: Engine, x0: torch.Tensor, text_emb: torch.Tensor, text_mask: t
     loss = F.mse_loss(prediction.float(), flow.velocity_target(x0, noise))
     engine.backward(loss)
     return float(loss.detach())
+
+
+def _numel(param: torch.nn.Parameter) -> int:
+    """Elements of a parameter, also when ZeRO-3 has partitioned it away from this rank."""
+    return int(getattr(param, "ds_numel", param.numel()))
 
 
 def _memory_mb(device: torch.device) -> float:

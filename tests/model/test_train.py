@@ -80,11 +80,12 @@ def test_sigterm_checkpoints_and_resume_reproduces_the_loss_curve(
         assert loss == pytest.approx(losses[step], rel=1e-5, abs=1e-7), (step, loss, losses[step])
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_full_training_through_deepspeed_zero2(random_tiny: Path, shapes_data: Path, tmp_path: Path,
-                                               processes: int) -> None:
+@pytest.mark.parametrize(("processes", "stage"), [(1, 2), (2, 2), (2, 3)])
+def test_full_training_through_deepspeed_zero(random_tiny: Path, shapes_data: Path, tmp_path: Path,
+                                              processes: int, stage: int) -> None:
     spec = make_spec(random_tiny, shapes_data, tmp_path / "full", type="full", steps=3, batch_size=2,
-                     checkpoint_interval=3, deepspeed={"zero_stage": 2})
+                     checkpoint_interval=3, deepspeed={"zero_stage": stage},
+                     validation_prompts=["a red circle on a blue background"])
     launcher = None
     if processes > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
@@ -92,6 +93,7 @@ def test_full_training_through_deepspeed_zero2(random_tiny: Path, shapes_data: P
     assert of_type(events, "start")[0]["world_size"] == processes
     assert of_type(events, "start")[0]["trainable_params"] > 1_000_000
     checkpoint = Path(of_type(events, "checkpoint")[-1]["path"])
+    assert Image.open(checkpoint / "samples" / "00.png").size == (128, 128)
     trained = SanaTransformer2DModel.from_pretrained(checkpoint / "transformer")
     base = SanaTransformer2DModel.from_pretrained(random_tiny / "transformer")
     assert not torch.allclose(transformer_output(trained), transformer_output(base), atol=1e-6)
