@@ -36,7 +36,7 @@ class Recipe:
     ae_steps: int = 1500
     ae_batch: int = 8
     images: int = 4000
-    dit_steps: int = 6000
+    dit_steps: int = 2000
     dit_batch: int = 64
     dit_lr: float = 1e-3
     ae_lr: float = 1e-3
