@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
+
+if TYPE_CHECKING:
+    from sanacloud.platform.bootstrap import EmbeddedCredentials
 
 DEFAULT_DATA_DIR = Path.home() / ".sanacloud"
 WORKER_QUEUES = "maintenance,train.local,infer.local"
@@ -53,7 +56,7 @@ def up(
         lock.close()
 
 
-def _lock(data_dir: Path):  # type: ignore[no-untyped-def]
+def _lock(data_dir: Path) -> TextIO:
     handle = (data_dir / "up.lock").open("w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,7 +66,7 @@ def _lock(data_dir: Path):  # type: ignore[no-untyped-def]
     return handle
 
 
-def _prepare(data_dir: Path):  # type: ignore[no-untyped-def]
+def _prepare(data_dir: Path) -> EmbeddedCredentials:
     from sanacloud.platform import bootstrap
     from sanacloud.platform.db import migrate
     from sanacloud.platform.db.session import session_scope
