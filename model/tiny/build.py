@@ -15,6 +15,7 @@ import argparse
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class Recipe:
     ae_steps: int = 1500
     ae_batch: int = 8
     images: int = 4000
-    dit_steps: int = 2000
+    dit_steps: int = 6000
     dit_batch: int = 64
     dit_lr: float = 1e-3
     ae_lr: float = 1e-3
@@ -82,7 +83,7 @@ def _final_checkpoint(output_dir: Path) -> Path:
     return found[1]
 
 
-def _log(stage: str):  # type: ignore[no-untyped-def]
+def _log(stage: str) -> Callable[[dict[str, float]], None]:
     def log(fields: dict[str, float]) -> None:
         print(json.dumps({"type": stage, **fields}), flush=True)
 
