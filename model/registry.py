@@ -9,7 +9,7 @@ compares a folder's configs with the registry and says what is missing or wrong.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ class ModelSpec:
     use_chi: bool = True  # prefix prompts with the complex human instruction
     vae_latent_channels: int = 32
     tokenizer: str = "gemma"  # "gemma" (a folder's tokenizer) or "byt5" (needs no files)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def latent_size(self) -> int:

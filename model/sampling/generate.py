@@ -7,7 +7,7 @@ from diffusers import SanaPipeline
 from PIL import Image
 
 from sanacloud.model.components import Sana
-from sanacloud.model.sampling.schedulers import Solver, make_scheduler
+from sanacloud.model.sampling.schedulers import Solver
 from sanacloud.model.text import COMPLEX_HUMAN_INSTRUCTION
 
 
@@ -15,10 +15,6 @@ def make_pipeline(sana: Sana, solver: Solver = "dpm", flow_shift: float | None =
     pipe = sana.pipeline(solver, flow_shift)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def set_solver(pipe: SanaPipeline, solver: Solver, flow_shift: float) -> None:
-    pipe.scheduler = make_scheduler(solver, flow_shift=flow_shift)
 
 
 @torch.no_grad()
