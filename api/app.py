@@ -15,6 +15,7 @@ from sanacloud.api.jobs.router import router as jobs_router
 from sanacloud.api.limits import BodySizeLimit
 from sanacloud.api.members.router import router as members_router
 from sanacloud.api.objects.router import router as objects_router
+from sanacloud.api.usage.router import router as usage_router
 from sanacloud.platform.settings import get_settings
 
 DESCRIPTION = """Fine-tune and serve Sana text-to-image models.
@@ -28,7 +29,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     # Multipart framing adds a little to the files themselves.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 1024 * 1024)
-    for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router):
+    for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
+                   usage_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

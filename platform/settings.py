@@ -63,6 +63,15 @@ class Settings(BaseSettings):
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 
+    # Scheduler and workers.
+    scheduler_tick_s: float = Field(default=15.0, gt=0, description="periodic admission, reaping and GC")
+    fair_share_window_s: int = Field(default=24 * 3600, gt=0, description="GPU usage counted for fair share")
+    heartbeat_s: float = Field(default=5.0, gt=0, description="how often a worker reports a running job")
+    heartbeat_timeout_s: float = Field(default=120.0, gt=0, description="silence after which a job is requeued")
+    stop_grace_s: float = Field(default=30.0, gt=0, description="SIGTERM to SIGKILL, for cancel and preemption")
+    keep_checkpoints: int = Field(default=3, ge=1, description="per job, besides the best one")
+    work_dir: Path | None = Field(default=None, description="worker scratch space; default data_dir/work")
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.mode is Mode.CLUSTER:
@@ -86,6 +95,10 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def effective_work_dir(self) -> Path:
+        return self.work_dir or self.data_dir / "work"
 
     @property
     def broker_dir(self) -> Path:

@@ -12,6 +12,7 @@ from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.models import ApiKey, GpuPool, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import Conflict, InvalidInput
+from sanacloud.platform.scheduler.admission import schedule_pool
 
 
 def create_tenant(session: Session, *, actor: Principal, body: schemas.TenantCreate) -> Tenant:
@@ -55,6 +56,8 @@ def put_pool(session: Session, *, actor: Principal, name: str, body: schemas.Poo
     pool = accounts.upsert_pool(session, name=name, **body.model_dump())
     audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="pool.put", target_type="gpu_pool",
                  target_id=pool.id, details=body.model_dump())
+    session.flush()
+    schedule_pool(session, pool.id)  # more capacity may admit waiting jobs at once
     return pool
 
 
@@ -77,6 +80,8 @@ def put_quota(session: Session, *, actor: Principal, tenant_id: str, pool_name: 
     quota = accounts.set_quota(session, tenant_id=tenant_id, pool=pool, **body.model_dump())
     audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant_id, action="quota.put", target_type="quota",
                  target_id=quota.id, details={"pool": pool_name, **body.model_dump()})
+    session.flush()
+    schedule_pool(session, pool.id)
     return quota_out(quota, pool)
 
 

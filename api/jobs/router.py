@@ -46,6 +46,12 @@ def cancel_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.Jo
     return schemas.JobOut.model_validate(service.cancel(session, actor=actor, job_id=job_id))
 
 
+@router.delete("/{job_id}", status_code=204)
+def delete_job(job_id: str, session: SessionDep, actor: TenantDep) -> None:
+    """Delete a finished job and everything it stored (checkpoints, samples)."""
+    service.delete(session, actor=actor, job_id=job_id)
+
+
 @router.get("/{job_id}/events")
 def job_events(
     job_id: str, session: SessionDep, actor: TenantDep,

@@ -102,8 +102,12 @@ class JobOut(ResponseModel):
     hyperparameters: dict[str, Any] = Field(description="what the job runs with, every 'auto' resolved")
     error: str | None
     cancel_requested_at: datetime | None
+    attempt: int = Field(description="times admitted (a job resumes after preemption or a lost worker)")
+    borrowed: bool = Field(description="running on borrowed capacity beyond the tenant's nominal quota: preemptible")
+    step: int = Field(description="the newest training step a worker reported")
     created_at: datetime
     updated_at: datetime
+    admitted_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
 

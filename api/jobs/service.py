@@ -15,7 +15,9 @@ from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model, Quota
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput
+from sanacloud.platform.jobs import retention
 from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
+from sanacloud.platform.scheduler.admission import schedule_pool
 
 IDEMPOTENCY_SCOPE = "jobs.create"
 CANCEL_AT_ONCE = {JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED, JobStatus.PREEMPTED}
@@ -60,6 +62,7 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     session.add(job)
     session.flush()
     transition(session, job, JobStatus.QUEUED, reason="validated")
+    schedule_pool(session, pool.id)
     return job
 
 
@@ -122,11 +125,22 @@ def cancel(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
     if job.status in TERMINAL:
         raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")
     if job.status in CANCEL_AT_ONCE:
+        held_gpus = job.status == JobStatus.ADMITTED
         transition(session, job, JobStatus.CANCELLED, reason="cancelled by user")
+        if held_gpus:
+            schedule_pool(session, job.pool_id)
     elif job.cancel_requested_at is None:
         job.cancel_requested_at = utcnow()
         session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="cancel_requested", payload={}))
     return job
+
+
+def delete(session: Session, *, actor: TenantPrincipal, job_id: str) -> None:
+    """A finished job, with its events, checkpoints and stored objects."""
+    job = get(session, actor=actor, job_id=job_id, for_update=True)
+    if job.status not in TERMINAL:
+        raise Conflict(f"job {job.id!r} is {job.status}; cancel it and wait until it is cancelled before deleting it")
+    retention.delete_job(session, job)
 
 
 def events(session: Session, *, actor: TenantPrincipal, job_id: str, after: int, limit: int,

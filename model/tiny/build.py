@@ -34,7 +34,7 @@ WEIGHTS = Path(__file__).parent / "weights"
 
 @dataclass(frozen=True)
 class Recipe:
-    ae_steps: int = 1500
+    ae_steps: int = 3000
     ae_batch: int = 8
     images: int = 4000
     dit_steps: int = 6000

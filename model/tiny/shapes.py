@@ -6,10 +6,11 @@ Every image is one flat-coloured shape on a flat background, captioned
     colours  red orange yellow green cyan blue purple white black   + pink (held out)
     shapes   circle square triangle ring                            + star (held out)
 
-The base `sana-tiny` only ever sees `BASE_COLORS` x `BASE_SHAPES`. `HELD_OUT_COLORS` and
-`HELD_OUT_SHAPES` are concepts it has never seen (not as shape, colour or background), kept back so
-that a LoRA fine-tune can be shown to teach something new: `sample_scenes(..., require_any=...)`
-builds the fine-tune set, `HELD_OUT_EVAL_SCENES` the prompts it is judged on (`judge.py`).
+The base `sana-tiny`'s DiT only ever sees `BASE_COLORS` x `BASE_SHAPES` (its autoencoder sees
+all). `HELD_OUT_COLORS` and `HELD_OUT_SHAPES` are concepts the DiT has never seen (not as shape,
+colour or background), kept back so that a LoRA fine-tune can be shown to teach something new:
+`sample_scenes(..., require_any=...)` builds the fine-tune set, `HELD_OUT_EVAL_SCENES` the prompts
+it is judged on (`judge.py`).
 
 Rendering draws at 4x the target size and box-filters down, so edges are antialiased; the shape's
 outer diameter is 28-60% of the image width, it lies fully inside the image with a margin, and
@@ -239,7 +240,7 @@ def _eval_scenes() -> tuple[Scene, ...]:
 EVAL_SCENES: tuple[Scene, ...] = _eval_scenes()
 
 # Prompts that each use a held-out concept: stars in base colours, pink base shapes, pink stars and
-# a pink background. The base model never saw any of these words.
+# a pink background. The base model's DiT never saw any of these words.
 HELD_OUT_EVAL_SCENES: tuple[Scene, ...] = (
     Scene("star", "yellow", "blue"),
     Scene("star", "red", "white"),

@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from sanacloud.platform.processes import die_with_parent
+
 if TYPE_CHECKING:
     from sanacloud.platform.bootstrap import EmbeddedCredentials
 
 DEFAULT_DATA_DIR = Path.home() / ".sanacloud"
-WORKER_QUEUES = "maintenance,train.local,infer.local"
+# Housekeeping (the scheduler's tick) must not wait behind a training run: two workers.
+MAINTENANCE_WORKER = ("--queues", "maintenance", "--concurrency", "1")
+GPU_WORKER = ("--queues", "train.local,infer.local", "--pool", "solo", "--hostname", "gpu@%h")
 
 
 def up(
@@ -33,7 +37,7 @@ def up(
     os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(data_dir),
                        "SANACLOUD_PUBLIC_URL": os.environ.get("SANACLOUD_PUBLIC_URL", url)})
     credentials = _prepare(data_dir)
-    children = [_spawn("worker", "--queues", WORKER_QUEUES, "--concurrency", "1"), _spawn("beat")]
+    children = [_spawn("worker", *MAINTENANCE_WORKER), _spawn("worker", *GPU_WORKER), _spawn("beat")]
     typer.echo(f"sanacloud is up at {url}  (API docs: {url}/docs)\n"
                f"  tenant:  {credentials.tenant}\n  API key: {credentials.api_key}\n"
                f"  data:    {data_dir}\n"
@@ -81,12 +85,4 @@ def _prepare(data_dir: Path) -> EmbeddedCredentials:
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "celery", "-A", "sanacloud.workers.celery_app", *args, "--loglevel", "INFO"]
-    return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=_die_with_parent)
-
-
-def _die_with_parent() -> None:
-    """Even if `up` is killed outright, Linux sends its children SIGTERM (prctl PR_SET_PDEATHSIG)."""
-    if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=die_with_parent())

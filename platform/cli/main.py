@@ -46,14 +46,22 @@ def api(host: Host = "0.0.0.0", port: Port = 8000,
 
 @app.command()
 def worker(queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = "maintenance",
-           concurrency: Annotated[int, typer.Option(help="task processes")] = 1) -> None:
+           concurrency: Annotated[int, typer.Option(help="task processes")] = 1,
+           pool: Annotated[str, typer.Option(help="Celery pool; 'solo' runs the task in the worker process "
+                                                  "(what GPU workers use: one run each)")] = "prefork",
+           hostname: Annotated[str, typer.Option(help="node name, e.g. gpu1@%h; unique per worker")] = "celery@%h",
+           ) -> None:
     """Run a Celery worker."""
-    _exec_celery("worker", "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO")
+    _exec_celery("worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", pool,
+                 "--hostname", hostname, "--loglevel", "INFO")
 
 
 @app.command()
 def beat() -> None:
     """Run the periodic scheduler (one per deployment)."""
+    from sanacloud.platform.settings import get_settings
+
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     _exec_celery("beat", "--loglevel", "INFO")
 
 

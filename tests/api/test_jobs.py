@@ -13,12 +13,13 @@ from tests.api.conftest import TenantCtx
 from tests.api.helpers import lora_job, ready_dataset, submit
 
 
-def test_submit_lora_job_reaches_queued_with_auto_hyperparameters(client: TestClient, tenant: TenantCtx) -> None:
+def test_submit_lora_job_is_admitted_with_auto_hyperparameters(client: TestClient, tenant: TenantCtx) -> None:
     dataset_id = ready_dataset(client, tenant, images=3)
     response = submit(client, tenant, lora_job(dataset_id, name="my-lora"))
     assert response.status_code == 201, response.text
     job = response.json()
-    assert job["status"] == "queued" and job["type"] == "lora" and job["name"] == "my-lora"
+    assert job["status"] == "admitted" and job["type"] == "lora" and job["name"] == "my-lora"
+    assert job["attempt"] == 1 and job["borrowed"] is False and job["admitted_at"] is not None
     assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
     hp = job["hyperparameters"]
     assert hp["resolution"] == 128 and hp["batch_size"] == 3 and hp["learning_rate"] == 1e-4
@@ -103,13 +104,13 @@ def test_list_filters_by_status_and_dataset(client: TestClient, tenant: TenantCt
     job_a = submit(client, tenant, lora_job(first)).json()["id"]
     job_b = submit(client, tenant, lora_job(second)).json()["id"]
     client.post(f"/v1/jobs/{job_a}/cancel", headers=tenant.headers)
-    queued = client.get("/v1/jobs?status=queued", headers=tenant.headers).json()["items"]
-    assert [j["id"] for j in queued] == [job_b]
+    admitted = client.get("/v1/jobs?status=admitted", headers=tenant.headers).json()["items"]
+    assert [j["id"] for j in admitted] == [job_b]
     by_dataset = client.get(f"/v1/jobs?dataset_id={first}", headers=tenant.headers).json()["items"]
     assert [j["id"] for j in by_dataset] == [job_a]
 
 
-def test_cancel_queued_job_and_read_its_events(client: TestClient, tenant: TenantCtx) -> None:
+def test_cancel_admitted_job_and_read_its_events(client: TestClient, tenant: TenantCtx) -> None:
     job_id = submit(client, tenant, lora_job(ready_dataset(client, tenant))).json()["id"]
     cancelled = client.post(f"/v1/jobs/{job_id}/cancel", headers=tenant.headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -119,7 +120,7 @@ def test_cancel_queued_job_and_read_its_events(client: TestClient, tenant: Tenan
 
     events = client.get(f"/v1/jobs/{job_id}/events", headers=tenant.headers).json()
     transitions = [(e["payload"]["from"], e["payload"]["to"]) for e in events["items"]]
-    assert transitions == [("validating", "queued"), ("queued", "cancelled")]
+    assert transitions == [("validating", "queued"), ("queued", "admitted"), ("admitted", "cancelled")]
 
 
 def test_events_paginate_and_filter_by_type(client: TestClient, tenant: TenantCtx) -> None:

@@ -39,6 +39,7 @@ def tenant_routes(v: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("DELETE", f"/v1/datasets/{ds}/files/{f}", {}),
         ("GET", f"/v1/jobs/{job}", {}),
         ("POST", f"/v1/jobs/{job}/cancel", {}),
+        ("DELETE", f"/v1/jobs/{job}", {}),
         ("GET", f"/v1/jobs/{job}/events", {}),
         ("GET", f"/v1/jobs/{job}/checkpoints", {}),
         ("POST", "/v1/jobs", {"json": lora_job(ds)}),
@@ -65,7 +66,7 @@ def test_every_route_hides_other_tenants_objects(client: TestClient, victim: dic
     assert snapshot() == before
     victim_headers = victim["tenant"].headers
     assert client.get(f"/v1/datasets/{victim['dataset']}", headers=victim_headers).json()["name"] == "shapes"
-    assert client.get(f"/v1/jobs/{victim['job']}", headers=victim_headers).json()["status"] == "queued"
+    assert client.get(f"/v1/jobs/{victim['job']}", headers=victim_headers).json()["status"] == "admitted"
 
 
 def test_lists_show_only_own_objects(client: TestClient, victim: dict[str, Any], make_tenant) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.images import captioned_zip
@@ -26,7 +28,7 @@ def upload_submit_list_cancel(url: str, api_key: str) -> dict[str, str]:
         body = {"type": "lora", "dataset_id": dataset_id, "base_model": "sana-tiny",
                 "hyperparameters": {"steps": 20, "validation_prompts": ["a red square"]}}
         job = http.post("/v1/jobs", json=body, headers={"Idempotency-Key": "e2e-1"})
-        assert job.status_code == 201 and job.json()["status"] == "queued", job.text
+        assert job.status_code == 201 and job.json()["status"] == "admitted", job.text
         replay = http.post("/v1/jobs", json=body, headers={"Idempotency-Key": "e2e-1"})
         assert replay.status_code == 200 and replay.json()["id"] == job.json()["id"]
         job_id = job.json()["id"]
@@ -34,7 +36,13 @@ def upload_submit_list_cancel(url: str, api_key: str) -> dict[str, str]:
         listed = http.get("/v1/jobs").json()["items"]
         assert [j["id"] for j in listed] == [job_id]
         cancelled = http.post(f"/v1/jobs/{job_id}/cancel")
-        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert cancelled.status_code == 200, cancelled.text
+        # Cancelled at once if no worker took it yet, else once its worker has stopped the trainer.
+        deadline = time.monotonic() + 60
+        while http.get(f"/v1/jobs/{job_id}").json()["status"] != "cancelled":
+            assert time.monotonic() < deadline, "the job was not cancelled within 60 s"
+            time.sleep(0.5)
         events = http.get(f"/v1/jobs/{job_id}/events", params={"type": "status"}).json()["items"]
-        assert [e["payload"]["to"] for e in events] == ["queued", "cancelled"]
+        statuses = [e["payload"]["to"] for e in events]
+        assert statuses[:2] == ["queued", "admitted"] and statuses[-1] == "cancelled", statuses
         return {"dataset": dataset_id, "job": job_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sanacloud.platform.db.base import Base, created_at_column, id_column
@@ -30,6 +30,16 @@ class Job(Base):
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     cancel_requested_at: Mapped[datetime | None]
+    # Scheduling: each admission is a new attempt; a task carrying an older attempt is stale.
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    borrowed: Mapped[bool] = mapped_column(default=False, server_default=false())  # beyond nominal: preemptible
+    admitted_at: Mapped[datetime | None]
+    preempt_requested_at: Mapped[datetime | None]
+    # The worker running the current attempt, its last sign of life, and GPU time billed so far.
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
+    accounted_until: Mapped[datetime | None]
+    step: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
     started_at: Mapped[datetime | None]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sanacloud.api.deps import AdminDep, SessionDep, TenantDep
+from sanacloud.api.usage import schemas, service
+
+router = APIRouter(tags=["usage"])
+Since = Annotated[datetime | None, Query(description="start of the interval (default: 30 days before until)")]
+Until = Annotated[datetime | None, Query(description="end of the interval (default: now)")]
+
+
+@router.get("/v1/usage")
+def my_usage(session: SessionDep, actor: TenantDep, since: Since = None, until: Until = None) -> schemas.TenantUsage:
+    """Your tenant's GPU-seconds per pool in the interval, and the GPUs it holds now against its quota."""
+    start, end = service.interval(since, until)
+    return service.tenant_usage(session, tenant_id=actor.tenant_id, since=start, until=end)
+
+
+@router.get("/v1/admin/usage")
+def usage_report(session: SessionDep, _: AdminDep, since: Since = None, until: Until = None,
+                 tenant_id: Annotated[str | None, Query(max_length=40)] = None) -> schemas.UsageReport:
+    """GPU-seconds per tenant and pool in the interval."""
+    start, end = service.interval(since, until)
+    return service.admin_report(session, since=start, until=end, tenant_id=tenant_id)

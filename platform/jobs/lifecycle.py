@@ -1,0 +1,181 @@
+"""A job's life on a worker: claim, heartbeats, events and checkpoints, finish; and the reaper.
+
+Each function is one short transaction that locks the job's row. A worker holds (job id,
+attempt); whenever the row says otherwise (a newer attempt, another status) the worker's view is
+stale and it stops: this is what makes redelivered or duplicated tasks harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
+from sanacloud.platform.jobs.states import JobStatus, transition
+from sanacloud.platform.scheduler.admission import schedule_pool
+from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
+
+
+@dataclass(frozen=True)
+class DatasetImage:
+    name: str
+    object_key: str
+    caption: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a worker needs to run one attempt, read when it claims the job."""
+
+    job_id: str
+    attempt: int
+    tenant_id: str
+    type: str
+    gpus: int
+    gpu_type: str
+    hyperparameters: dict[str, Any]
+    dataset_id: str
+    images: tuple[DatasetImage, ...]
+    base_model_id: str
+    base_family: str
+    base_uri: str
+    resume_from: tuple[int, str] | None  # (step, object prefix) of the newest checkpoint
+
+
+class Signal(StrEnum):
+    CONTINUE = "continue"
+    CANCEL = "cancel"
+    PREEMPT = "preempt"
+    LOST = "lost"  # the job is no longer this worker's (reaped, or a newer attempt runs)
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PREEMPTED = "preempted"
+
+
+def _locked(session: Session, job_id: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.id == job_id).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
+def _current(session: Session, job_id: str, attempt: int) -> Job | None:
+    job = _locked(session, job_id)
+    return job if job is not None and job.attempt == attempt and job.status == JobStatus.RUNNING else None
+
+
+def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunContext | None:
+    """Start the attempt (admitted → running); None when the task is stale or the job gone."""
+    job = _locked(session, job_id)
+    if job is None or job.attempt != attempt or job.status != JobStatus.ADMITTED or job.dataset_id is None:
+        return None
+    now = utcnow()
+    transition(session, job, JobStatus.RUNNING, reason="started", details={"attempt": attempt, "worker": worker})
+    job.worker, job.heartbeat_at = worker, now
+    start_billing(session, job, now)
+    dataset = session.get_one(Dataset, job.dataset_id)
+    base = session.get_one(Model, job.base_model_id)
+    pool = session.get_one(GpuPool, job.pool_id)
+    files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset.id)
+                            .order_by(DatasetFile.name))
+    newest = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id)
+                            .order_by(Checkpoint.step.desc()).limit(1))
+    return RunContext(
+        job_id=job.id, attempt=attempt, tenant_id=job.tenant_id, type=job.type, gpus=job.gpus,
+        gpu_type=pool.gpu_type, hyperparameters=dict(job.hyperparameters), dataset_id=dataset.id,
+        images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256) for f in files),
+        base_model_id=base.id, base_family=base.family, base_uri=base.uri,
+        resume_from=(newest.step, newest.object_prefix) if newest else None)
+
+
+def heartbeat(session: Session, *, job_id: str, attempt: int, step: int) -> Signal:
+    job = _current(session, job_id, attempt)
+    if job is None:
+        return Signal.LOST
+    now = utcnow()
+    job.heartbeat_at = now
+    job.step = max(job.step, step)
+    bill(session, job, now)
+    if job.cancel_requested_at is not None:
+        return Signal.CANCEL
+    if job.preempt_requested_at is not None:
+        return Signal.PREEMPT
+    return Signal.CONTINUE
+
+
+def record_events(session: Session, *, job_id: str, attempt: int, events: list[dict[str, Any]]) -> bool:
+    """Store the trainer's events (`type` plus payload); False when the attempt is no longer current."""
+    job = _current(session, job_id, attempt)
+    if job is None:
+        return False
+    for event in events:
+        payload = {k: v for k, v in event.items() if k != "type"}
+        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=str(event["type"])[:32], payload=payload))
+    return True
+
+
+def record_checkpoint(session: Session, *, job_id: str, attempt: int, step: int, object_prefix: str,
+                      metrics: dict[str, Any], sample_keys: list[str]) -> Checkpoint | None:
+    """One row per (job, step): a checkpoint uploaded again after a resume replaces the old row's data."""
+    job = _current(session, job_id, attempt)
+    if job is None:
+        return None
+    row = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id, Checkpoint.step == step))
+    if row is None:
+        row = Checkpoint(job_id=job.id, tenant_id=job.tenant_id, step=step, object_prefix=object_prefix)
+        session.add(row)
+    row.object_prefix, row.metrics, row.sample_keys = object_prefix, metrics, sample_keys
+    session.flush()
+    return row
+
+
+def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, error: str | None = None) -> bool:
+    """End the attempt; a preempted job goes back to the queue. Then the pool admits what now fits."""
+    job = _current(session, job_id, attempt)
+    if job is None:
+        return False
+    stop_billing(session, job, utcnow())
+    job.worker = job.heartbeat_at = job.preempt_requested_at = None
+    if outcome is Outcome.PREEMPTED:
+        transition(session, job, JobStatus.PREEMPTED, reason="checkpointed to make room")
+        transition(session, job, JobStatus.QUEUED, reason="resumes from its last checkpoint when admitted")
+    else:
+        if error:
+            job.error = error[-4000:]
+        transition(session, job, JobStatus(outcome), reason=_REASONS[outcome])
+    schedule_pool(session, job.pool_id)
+    return True
+
+
+_REASONS = {Outcome.SUCCEEDED: "training finished", Outcome.FAILED: "the trainer failed",
+            Outcome.CANCELLED: "cancelled by user"}
+
+
+def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:
+    """Running jobs whose worker went silent go back to the queue (or end, if cancel was asked)."""
+    deadline = utcnow() - timedelta(seconds=timeout_s)
+    stale = session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < deadline)).all()
+    requeued = []
+    for job_id in stale:
+        job = _locked(session, job_id)
+        if job is None or job.status != JobStatus.RUNNING or job.heartbeat_at is None or job.heartbeat_at >= deadline:
+            continue
+        stop_billing(session, job, job.heartbeat_at)  # bill up to the last sign of life
+        details = {"worker": job.worker, "last_heartbeat": job.heartbeat_at.isoformat()}
+        job.worker = job.heartbeat_at = job.preempt_requested_at = None
+        if job.cancel_requested_at is not None:
+            transition(session, job, JobStatus.CANCELLED, reason="cancelled; its worker was lost", details=details)
+        else:
+            transition(session, job, JobStatus.QUEUED, reason="worker lost; resumes from its last checkpoint",
+                       details=details)
+            requeued.append(job.id)
+    return requeued

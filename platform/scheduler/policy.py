@@ -1,0 +1,235 @@
+"""The GPU scheduler's decision core for one pool: which waiting jobs start, which borrowers stop.
+
+Each tenant is guaranteed its *nominal* quota of the pool and may borrow up to *borrowing_limit*
+more GPUs while they are idle; borrowed jobs are preemptible. Waiting jobs are considered in
+fair-share order: next is the tenant with the lowest share, (recent GPU-seconds + HOLD_WEIGHT_S
+per GPU held) / weight, and each admission raises its share. Planning makes two passes:
+
+1. Jobs within their tenant's nominal quota. One that fits the free GPUs is admitted. One that
+   would fit once draining jobs stop and enough of *other* tenants' borrowed jobs are preempted
+   (lowest priority, then youngest, first) triggers those preemptions and reserves the GPUs it
+   waits for, so that nothing else in this plan can take them; a later plan admits it. One that
+   would not fit even then waits without a reservation: smaller jobs behind it may still start.
+2. Borrowing jobs, only when no job holds a reservation: each that fits the free GPUs and its
+   tenant's nominal + borrowing limit is admitted as borrowed.
+
+A job larger than the pool never fits, even with every borrower preempted, so it just waits.
+Pure and deterministic: the caller loads a PoolState under the pool's lock and applies the Plan.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+HOLD_WEIGHT_S: float = 3600.0  # one GPU held now counts as this many GPU-seconds of usage for fair share
+
+
+@dataclass(frozen=True)
+class Quota:
+    nominal: int  # GPUs guaranteed to the tenant in this pool
+    borrowing_limit: int  # extra GPUs it may borrow from idle capacity (preemptible)
+
+
+_NO_QUOTA = Quota(nominal=0, borrowing_limit=0)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A job that holds GPUs now: admitted, running, or draining after a preemption request."""
+
+    job_id: str
+    tenant_id: str
+    gpus: int
+    borrowed: bool  # admitted beyond the tenant's nominal quota, hence preemptible
+    draining: bool = False  # preemption already requested; holds its GPUs until its worker stops
+    priority: int = 0
+    admitted_seq: int = 0  # larger = admitted later
+
+
+@dataclass(frozen=True)
+class Waiting:
+    job_id: str
+    tenant_id: str
+    gpus: int
+    priority: int  # higher first, within the tenant's fair-share turn
+    created_seq: int  # smaller = older
+
+
+@dataclass(frozen=True)
+class PoolState:
+    capacity: int
+    quotas: Mapping[str, Quota]  # absent tenant: Quota(0, 0)
+    weights: Mapping[str, float]  # fair-share weight > 0; absent: 1.0
+    recent_usage: Mapping[str, float]  # decayed GPU-seconds; absent: 0
+    held: Sequence[Held]
+    waiting: Sequence[Waiting]
+
+
+@dataclass(frozen=True)
+class Admission:
+    job_id: str
+    borrowed: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    admit: tuple[Admission, ...]
+    preempt: tuple[str, ...]  # held, borrowed, not yet draining jobs to stop
+
+
+def plan(state: PoolState) -> Plan:
+    """What to admit and what to preempt now (see the module docstring for the rules)."""
+    return _Planner(state).run()
+
+
+def fair_order(state: PoolState) -> list[Waiting]:
+    """The order in which waiting jobs are considered, if every one of them were admitted."""
+    order: list[Waiting] = []
+
+    def admit_all(job: Waiting) -> bool:
+        order.append(job)
+        return True
+
+    _walk_fair(state, _initial_shares(state), state.waiting, admit_all)
+    return order
+
+
+def _walk_fair(state: PoolState, shares: dict[str, float], jobs: Iterable[Waiting],
+               decide: Callable[[Waiting], bool]) -> None:
+    """Offer `jobs` to `decide`, lowest-share tenant first; an admission (True) raises that tenant's share."""
+    queues: dict[str, list[Waiting]] = defaultdict(list)
+    for job in sorted(jobs, key=_job_rank, reverse=True):  # each queue's best job last, for pop()
+        queues[job.tenant_id].append(job)
+    turns = [(shares[tenant], tenant) for tenant in queues]
+    heapq.heapify(turns)
+    while turns:
+        _, tenant = heapq.heappop(turns)
+        job = queues[tenant].pop()
+        if decide(job):
+            shares[tenant] += HOLD_WEIGHT_S * job.gpus / state.weights.get(tenant, 1.0)
+        if queues[tenant]:
+            heapq.heappush(turns, (shares[tenant], tenant))
+
+
+def _job_rank(job: Waiting) -> tuple[int, int, str]:
+    return -job.priority, job.created_seq, job.job_id
+
+
+def _initial_shares(state: PoolState) -> dict[str, float]:
+    held_gpus = _gpus_by_tenant(state.held)
+    return {job.tenant_id: (state.recent_usage.get(job.tenant_id, 0.0) + HOLD_WEIGHT_S * held_gpus[job.tenant_id])
+            / state.weights.get(job.tenant_id, 1.0) for job in state.waiting}
+
+
+def _gpus_by_tenant(held: Iterable[Held]) -> defaultdict[str, int]:
+    gpus: defaultdict[str, int] = defaultdict(int)
+    for job in held:
+        gpus[job.tenant_id] += job.gpus
+    return gpus
+
+
+@dataclass
+class _Ledger:
+    """GPUs the plan may still promise."""
+
+    free: int  # idle now and unpromised; negative while the pool holds more than its (lowered) capacity
+    incoming: int  # held by stopping jobs, unpromised: free once their workers stop
+
+    def add_incoming(self, gpus: int) -> None:
+        # A pool over capacity must shed its excess before stopping jobs leave anything free.
+        absorbed = min(gpus, max(0, -self.free))
+        self.free += absorbed
+        self.incoming += gpus - absorbed
+
+    @property
+    def obtainable(self) -> int:
+        return self.free + self.incoming
+
+    def take_now(self, gpus: int) -> None:
+        self.free -= gpus
+
+    def reserve(self, gpus: int) -> None:
+        # Promise GPUs on their way out first: idle GPUs the reservation does not need may still
+        # start a within-nominal job now.
+        from_incoming = min(gpus, self.incoming)
+        self.incoming -= from_incoming
+        self.free -= gpus - from_incoming
+
+
+class _Planner:
+    def __init__(self, state: PoolState) -> None:
+        self.state = state
+        self.held_gpus = _gpus_by_tenant(state.held)
+        self.promised_gpus: defaultdict[str, int] = defaultdict(int)  # admitted or reserved in this plan
+        self.ledger = _Ledger(free=state.capacity - sum(job.gpus for job in state.held), incoming=0)
+        self.ledger.add_incoming(sum(job.gpus for job in state.held if job.draining))
+        self.preemptible = sorted((job for job in state.held if job.borrowed and not job.draining),
+                                  key=lambda job: (job.priority, -job.admitted_seq, job.job_id))
+        self.shares = _initial_shares(state)
+        self.admitted: list[Admission] = []
+        self.preempted: list[str] = []
+        self.borrowers: list[Waiting] = []
+        self.reserved = False
+
+    def run(self) -> Plan:
+        _walk_fair(self.state, self.shares, self.state.waiting, self._consider_within_nominal)
+        if not self.reserved:
+            _walk_fair(self.state, self.shares, self.borrowers, self._consider_borrowing)
+        return Plan(admit=tuple(self.admitted), preempt=tuple(self.preempted))
+
+    def _consider_within_nominal(self, job: Waiting) -> bool:
+        if self._tenant_gpus_with(job) > self._quota(job).nominal:
+            self.borrowers.append(job)
+            return False
+        if job.gpus <= self.ledger.free:
+            self._admit(job, borrowed=False)
+            return True
+        self._make_room(job)
+        return False
+
+    def _consider_borrowing(self, job: Waiting) -> bool:
+        quota = self._quota(job)
+        if job.gpus <= self.ledger.free and self._tenant_gpus_with(job) <= quota.nominal + quota.borrowing_limit:
+            self._admit(job, borrowed=True)
+            return True
+        return False
+
+    def _make_room(self, job: Waiting) -> None:
+        """Preempt other tenants' borrowers for `job` and reserve its GPUs, if that can make it fit."""
+        victims = self._victims_for(job)
+        if victims is None:
+            return  # waits without a reservation: smaller jobs behind it may still start
+        for victim in victims:
+            self.preempted.append(victim.job_id)
+            self.ledger.add_incoming(victim.gpus)
+        chosen = set(victims)
+        self.preemptible = [held for held in self.preemptible if held not in chosen]
+        self.ledger.reserve(job.gpus)
+        self.promised_gpus[job.tenant_id] += job.gpus
+        self.reserved = True
+
+    def _victims_for(self, job: Waiting) -> list[Held] | None:
+        shortfall = job.gpus - self.ledger.obtainable
+        victims: list[Held] = []
+        for held in self.preemptible:
+            if shortfall <= 0:
+                break
+            if held.tenant_id != job.tenant_id:  # a tenant does not stop its own work to start more of it
+                victims.append(held)
+                shortfall -= held.gpus
+        return victims if shortfall <= 0 else None
+
+    def _admit(self, job: Waiting, *, borrowed: bool) -> None:
+        self.admitted.append(Admission(job_id=job.job_id, borrowed=borrowed))
+        self.ledger.take_now(job.gpus)
+        self.promised_gpus[job.tenant_id] += job.gpus
+
+    def _tenant_gpus_with(self, job: Waiting) -> int:
+        """GPUs the tenant would hold with `job`: held now, promised in this plan, and the job's own."""
+        return self.held_gpus[job.tenant_id] + self.promised_gpus[job.tenant_id] + job.gpus
+
+    def _quota(self, job: Waiting) -> Quota:
+        return self.state.quotas.get(job.tenant_id, _NO_QUOTA)

@@ -1,0 +1,190 @@
+"""Training through the real platform processes: the API, a maintenance worker with beat (the
+scheduler's tick), and training workers (`--pool solo`) on PostgreSQL, Redis and S3 (moto).
+
+A LoRA job and a full (DeepSpeed ZeRO-2) job on sana-tiny run to the end with checkpoints and
+sample images; a training worker killed with SIGKILL mid-run is replaced, and the job resumes
+from its last checkpoint on the new worker with no checkpoint lost or recorded twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, fresh_pg_database
+from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+from tests.images import captioned_zip
+
+pytestmark = pytest.mark.slow
+REDIS_DB = 12
+POOL = "cpu"
+STEPS, INTERVAL = 120, 20  # the resume test: long enough to kill its worker between checkpoints
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    logs: Path
+    http: httpx.Client  # the tenant's
+    stack: ExitStack
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_training_worker(self) -> subprocess.Popen[bytes]:
+        log = self.logs / f"train-worker-{len(self.workers) + 1}.log"
+        worker = self.stack.enter_context(running(
+            [SANACLOUD, "worker", "--queues", f"train.{POOL}", "--pool", "solo",
+             "--hostname", f"train{len(self.workers) + 1}@%h"], self.env, log))
+        wait_for_text(log, "ready.")
+        self.workers.append(worker)
+        return worker
+
+
+@pytest.fixture(scope="module")
+def cluster(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    import redis
+
+    redis.Redis(db=REDIS_DB).flushdb()
+    logs = tmp_path_factory.mktemp("training-cluster")
+    with fresh_pg_database() as database_url, ExitStack() as stack:
+        env = {
+            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
+            "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
+            "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
+            "SANACLOUD_S3_BUCKET": "training-cluster",
+            "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
+            "SANACLOUD_DATA_DIR": str(logs / "data"),
+            # Fast enough to watch in a test: a tick every second, a lost worker noticed in 4 s.
+            "SANACLOUD_SCHEDULER_TICK_S": "1", "SANACLOUD_HEARTBEAT_S": "0.5",
+            "SANACLOUD_HEARTBEAT_TIMEOUT_S": "4", "SANACLOUD_KEEP_CHECKPOINTS": "20",
+        }
+        subprocess.run([SANACLOUD, "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
+        admin_key = subprocess.run([SANACLOUD, "admin", "create-key", "--platform-admin"], env={**os.environ, **env},
+                                   check=True, capture_output=True, text=True).stdout.strip()
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        api = stack.enter_context(running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", str(port)], env,
+                                          logs / "api.log"))
+        wait_healthy(url, api, logs / "api.log")
+        stack.enter_context(running([SANACLOUD, "worker", "--queues", "maintenance"], env, logs / "maintenance.log"))
+        stack.enter_context(running([SANACLOUD, "beat"], env, logs / "beat.log"))
+        admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
+        tenant = admin.post("/v1/admin/tenants", json={"name": "acme"}).json()
+        admin.put(f"/v1/admin/pools/{POOL}", json={"gpu_type": "cpu", "capacity_gpus": 1}).raise_for_status()
+        admin.put(f"/v1/admin/tenants/{tenant['id']}/quotas/{POOL}", json={"nominal_gpus": 1}).raise_for_status()
+        key = admin.post(f"/v1/admin/tenants/{tenant['id']}/keys",
+                         json={"name": "ci", "email": "ci@acme.example.com", "role": "tenant_admin"}).json()["key"]
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        cluster = Cluster(env=env, logs=logs, http=http, stack=stack)
+        cluster.start_training_worker()
+        yield cluster
+        http.close()
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def dataset(cluster: Cluster) -> str:
+    dataset_id = str(cluster.http.post("/v1/datasets", json={"name": "shapes"}).json()["id"])
+    upload = cluster.http.post(f"/v1/datasets/{dataset_id}/files", files=[("files", ("set.zip", captioned_zip(4)))])
+    assert upload.status_code == 201, upload.text
+    return dataset_id
+
+
+def submit(cluster: Cluster, body: dict[str, Any]) -> str:
+    response = cluster.http.post("/v1/jobs", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def wait_until(cluster: Cluster, job_id: str, done: Any, timeout_s: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job: dict[str, Any] = cluster.http.get(f"/v1/jobs/{job_id}").json()
+        if done(job):
+            return job
+        assert job["status"] not in ("failed", "cancelled"), job
+        assert time.monotonic() < deadline, f"job stuck: {job}\nlogs in {cluster.logs}"
+        time.sleep(0.2)
+
+
+def all_events(cluster: Cluster, job_id: str) -> list[dict[str, Any]]:
+    return cluster.http.get(f"/v1/jobs/{job_id}/events", params={"limit": 1000}).json()["items"]  # type: ignore[no-any-return]
+
+
+def statuses(events: list[dict[str, Any]]) -> list[str]:
+    return [e["payload"]["to"] for e in events if e["type"] == "status"]
+
+
+def test_lora_job_runs_end_to_end(cluster: Cluster, dataset: str) -> None:
+    job_id = submit(cluster, {"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
+        "steps": 8, "checkpoint_interval": 4, "batch_size": 2, "resolution": 64,
+        "validation_prompts": ["a red square", "a blue circle"]}})
+    wait_until(cluster, job_id, lambda job: job["status"] == "running", timeout_s=60)
+    job = wait_until(cluster, job_id, lambda job: job["status"] == "succeeded")
+    assert job["step"] == 8 and job["attempt"] == 1
+
+    checkpoints = cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()
+    assert [c["step"] for c in checkpoints] == [4, 8]
+    for checkpoint in checkpoints:
+        images = [httpx.get(url, timeout=30) for url in checkpoint["sample_urls"]]
+        assert len(images) == 2 and all(image.content.startswith(b"\x89PNG") for image in images)
+    events = all_events(cluster, job_id)
+    assert statuses(events) == ["queued", "admitted", "running", "succeeded"]
+    assert [e["payload"]["step"] for e in events if e["type"] == "step"] == list(range(1, 9))
+    first_step = next(e for e in events if e["type"] == "step")["payload"]
+    assert {"loss", "lr", "grad_norm", "samples_per_s"} <= set(first_step)
+    usage = cluster.http.get("/v1/usage").json()["pools"]
+    assert usage[0]["pool"] == POOL and usage[0]["gpu_seconds"] > 0
+
+
+def test_killed_worker_is_replaced_and_the_job_resumes(cluster: Cluster, dataset: str) -> None:
+    job_id = submit(cluster, {"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
+        "steps": STEPS, "checkpoint_interval": INTERVAL, "batch_size": 2, "resolution": 64,
+        "validation_prompts": ["a"]}})
+    wait_until(cluster, job_id, lambda job: bool(cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()))
+    running_event = next(e for e in all_events(cluster, job_id)
+                         if e["type"] == "status" and e["payload"]["to"] == "running")
+    pid = int(running_event["payload"]["worker"].rsplit(":", 1)[1])
+    victim = next(worker for worker in cluster.workers if worker.pid == pid)
+    victim.send_signal(signal.SIGKILL)  # the whole worker, as if its machine died
+    victim.wait()
+    killed_at_step = cluster.http.get(f"/v1/jobs/{job_id}").json()["step"]
+    assert killed_at_step < STEPS, "the run ended before the worker could be killed; make it longer"
+
+    cluster.start_training_worker()
+    job = wait_until(cluster, job_id, lambda job: job["status"] == "succeeded")
+    assert job["attempt"] == 2
+
+    steps = [c["step"] for c in cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()]
+    assert steps == list(range(INTERVAL, STEPS + 1, INTERVAL))  # none lost, none twice
+    events = all_events(cluster, job_id)
+    assert statuses(events) == ["queued", "admitted", "running", "queued", "admitted", "running", "succeeded"]
+    lost = next(e for e in events if e["type"] == "status" and e["payload"]["to"] == "queued"
+                and e["payload"].get("reason", "").startswith("worker lost"))
+    assert lost["payload"]["worker"] == running_event["payload"]["worker"]
+    resumed = [e["payload"]["step"] for e in events if e["type"] == "resumed"]
+    assert len(resumed) == 1 and resumed[0] % INTERVAL == 0 and INTERVAL <= resumed[0] <= killed_at_step
+    after = [e["payload"]["step"] for e in events if e["type"] == "step" and e["id"] > lost["id"]]
+    assert after[0] == resumed[0] + 1 and after[-1] == STEPS
+
+
+def test_full_training_with_deepspeed_as_a_job(cluster: Cluster, dataset: str) -> None:
+    job_id = submit(cluster, {"type": "full", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
+        "steps": 4, "checkpoint_interval": 2, "batch_size": 2, "resolution": 64, "validation_prompts": ["a"]},
+        "deepspeed": {"zero_stage": 2}})
+    job = wait_until(cluster, job_id, lambda job: job["status"] == "succeeded", timeout_s=300)
+    assert job["step"] == 4
+    checkpoints = cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()
+    assert [c["step"] for c in checkpoints] == [2, 4]
+    start = next(e for e in all_events(cluster, job_id) if e["type"] == "start")
+    assert start["payload"]["job_type"] == "full"

@@ -1,0 +1,28 @@
+"""Worker tests run against the same two backends as the API tests (their fixtures, reused)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.api.conftest import (  # noqa: F401  (fixtures)
+    admin_headers,
+    backend,
+    client,
+    configured,
+    make_tenant,
+    reset_caches,
+    tenant,
+)
+
+
+@pytest.fixture
+def worker_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Quick heartbeats and a short stop grace, so that cancel and reaping show within seconds."""
+    request.getfixturevalue("configured")
+    monkeypatch.setenv("SANACLOUD_HEARTBEAT_S", "0.3")
+    monkeypatch.setenv("SANACLOUD_STOP_GRACE_S", "5")
+    reset_caches()
+    yield
+    reset_caches()

@@ -1,0 +1,100 @@
+"""The trainer as a child process: its JSON-lines events, and stopping it (SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sanacloud.platform.processes import die_with_parent
+
+EOF_MARK = None
+
+
+class TrainerProcess:
+    """`python -m sanacloud.model.train` (or under torchrun), in its own process group.
+
+    stdout is read on a thread so that the worker's loop can wait for an event with a timeout and
+    still send heartbeats; stderr goes to a file whose tail explains a crash.
+    """
+
+    def __init__(self, spec_path: Path, *, processes: int, stderr_path: Path) -> None:
+        module = ["-m", "sanacloud.model.train", "--spec", str(spec_path)]
+        launcher = [sys.executable] if processes == 1 else [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        self.stderr_path = stderr_path
+        self._stderr = stderr_path.open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [*launcher, *module], stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env,
+            start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self._term_sent_at: float | None = None
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(EOF_MARK)
+
+    def events(self, poll_s: float) -> Iterator[dict[str, Any] | None]:
+        """Each event the trainer prints, or None after `poll_s` without one; ends when stdout closes."""
+        while True:
+            try:
+                line = self._lines.get(timeout=poll_s)
+            except queue.Empty:
+                yield None
+                continue
+            if line is EOF_MARK:
+                return
+            event = _parse(line)
+            if event is not None:
+                yield event
+
+    def stop(self, grace_s: float) -> None:
+        """SIGTERM the process group now; SIGKILL it once `grace_s` has passed (call again to check)."""
+        now = time.monotonic()
+        if self._term_sent_at is None:
+            self._term_sent_at = now
+            self._signal(signal.SIGTERM)
+        elif now - self._term_sent_at >= grace_s:
+            self._signal(signal.SIGKILL)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(self.process.pid, sig)
+
+    def wait(self) -> int:
+        code = self.process.wait()
+        self._stderr.close()
+        return code
+
+    def stderr_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None

@@ -1,0 +1,172 @@
+"""One training attempt on this worker: prepare, run the trainer, relay what it does, finish.
+
+While the trainer runs, its events go into `job_events` (in batches, about once a second) and
+each checkpoint is uploaded and recorded as it appears. From claim to finish, a heartbeat thread
+reports every `heartbeat_s` (also while the dataset downloads or a checkpoint uploads): it proves
+the worker alive and brings back the user's cancel or the scheduler's preemption.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.jobs import lifecycle
+from sanacloud.platform.jobs.lifecycle import Outcome, RunContext, Signal
+from sanacloud.platform.settings import Settings
+from sanacloud.platform.storage import ObjectStore
+from sanacloud.workers.training.child import TrainerProcess
+from sanacloud.workers.training.trainer_spec import trainer_spec
+from sanacloud.workers.training.workspace import Workspace
+
+log = logging.getLogger(__name__)
+FLUSH_EVERY_S = 1.0
+LOCAL_FIELDS = ("path", "files", "samples")  # worker-local paths: meaningless to the user
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    done: bool = False
+    error: str | None = None
+    stop: Signal | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) -> Outcome | None:
+    """Run the attempt to its end; returns how it ended (None when the job stopped being ours)."""
+    workspace = Workspace(settings.effective_work_dir, context, store)
+    progress = Progress()
+    heartbeat = Heartbeat(context, progress, settings.heartbeat_s)
+    try:
+        try:
+            workspace.prepare()
+            spec = trainer_spec(context, workspace)
+            spec_path = workspace.attempt_dir / "spec.json"
+            spec_path.write_text(spec.model_dump_json(indent=2))
+        except Exception as error:  # a dataset or model that cannot be read fails the job, with the reason
+            log.exception("job %s: preparing the run failed", context.job_id)
+            return _finish(context, Outcome.FAILED, f"could not prepare the run: {type(error).__name__}: {error}")
+        processes = context.gpus if context.type == "full" and context.gpu_type != "cpu" else 1
+        trainer = TrainerProcess(spec_path, processes=processes, stderr_path=workspace.attempt_dir / "trainer.log")
+        _supervise(context, trainer, workspace, settings, progress)
+        code = trainer.wait()
+        heartbeat.stop()
+        _flush(context, progress)
+        if progress.stop is Signal.LOST:
+            return None
+        if progress.done and code == 0:
+            return _finish(context, Outcome.SUCCEEDED)
+        if progress.stop is Signal.CANCEL:
+            return _finish(context, Outcome.CANCELLED)
+        if progress.stop is Signal.PREEMPT:
+            return _finish(context, Outcome.PREEMPTED)
+        reason = progress.error or f"the trainer exited with code {code}: {trainer.stderr_tail()}"
+        return _finish(context, Outcome.FAILED, reason)
+    finally:
+        heartbeat.stop()
+        shutil.rmtree(workspace.attempt_dir, ignore_errors=True)
+
+
+class Heartbeat:
+    """Beats on its own thread until stopped; a cancel, preemption or loss lands in `progress.stop`."""
+
+    def __init__(self, context: RunContext, progress: Progress, every_s: float) -> None:
+        self.context, self.progress, self.every_s = context, progress, every_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{context.job_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            _beat(self.context, self.progress)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+def _supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace, settings: Settings,
+               progress: Progress) -> None:
+    last_flush = time.monotonic()
+    for event in trainer.events(poll_s=0.5):
+        if event is not None:
+            _note(progress, event)
+            if event["type"] == "checkpoint" and progress.stop not in (Signal.CANCEL, Signal.LOST):
+                _flush(context, progress)
+                _upload(context, workspace, event, progress)
+        now = time.monotonic()
+        if progress.pending and now - last_flush >= FLUSH_EVERY_S:
+            _flush(context, progress)
+            last_flush = now
+        if progress.stop is Signal.LOST:
+            trainer.kill()
+        elif progress.stop is not None:
+            trainer.stop(settings.stop_grace_s)
+
+
+def _note(progress: Progress, event: dict[str, Any]) -> None:
+    kind = event["type"]
+    if kind == "step":
+        progress.step = int(event["step"])
+    elif kind == "done":
+        progress.done = True
+    elif kind == "error":
+        progress.error = str(event.get("message", "unknown error"))
+    if kind != "checkpoint":  # recorded once uploaded, with the checkpoint's id
+        progress.pending.append({k: v for k, v in event.items() if k not in LOCAL_FIELDS})
+
+
+def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], progress: Progress) -> None:
+    step = int(event["step"])
+    prefix, samples = workspace.upload_checkpoint(Path(event["path"]), step)
+    with session_scope() as session:
+        row = lifecycle.record_checkpoint(session, job_id=context.job_id, attempt=context.attempt, step=step,
+                                          object_prefix=prefix, metrics={"loss": event.get("loss")},
+                                          sample_keys=samples)
+        checkpoint_id = row.id if row else None
+    if checkpoint_id is None:
+        progress.stop = Signal.LOST
+        return
+    progress.pending.append({"type": "checkpoint", "step": step, "loss": event.get("loss"),
+                             "checkpoint_id": checkpoint_id, "sample_keys": samples})
+    _flush(context, progress)
+
+
+def _flush(context: RunContext, progress: Progress) -> None:
+    if not progress.pending or progress.stop is Signal.LOST:
+        return
+    with session_scope() as session:
+        current = lifecycle.record_events(session, job_id=context.job_id, attempt=context.attempt,
+                                          events=progress.pending)
+    progress.pending = []
+    if not current:
+        progress.stop = Signal.LOST
+
+
+def _beat(context: RunContext, progress: Progress) -> None:
+    try:
+        with session_scope() as session:
+            signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt, step=progress.step)
+    except Exception:  # the database is briefly unreachable: keep training, try again next beat
+        log.exception("job %s: heartbeat failed", context.job_id)
+        return
+    if signal is Signal.LOST or (signal is not Signal.CONTINUE and progress.stop is None):
+        progress.stop = signal
+
+
+def _finish(context: RunContext, outcome: Outcome, error: str | None = None) -> Outcome | None:
+    with session_scope() as session:
+        if error:
+            lifecycle.record_events(session, job_id=context.job_id, attempt=context.attempt,
+                                    events=[{"type": "error", "message": error[-4000:]}])
+        ended = lifecycle.finish(session, job_id=context.job_id, attempt=context.attempt, outcome=outcome,
+                                 error=error)
+    return outcome if ended else None
