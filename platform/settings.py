@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     fair_share_window_s: int = Field(default=24 * 3600, gt=0, description="GPU usage counted for fair share")
     heartbeat_s: float = Field(default=5.0, gt=0, description="how often a worker reports a running job")
     heartbeat_timeout_s: float = Field(default=120.0, gt=0, description="silence after which a job is requeued")
+    dispatch_retry_s: float = Field(default=300.0, gt=0, description="resend an admitted job no worker claimed")
     stop_grace_s: float = Field(default=30.0, gt=0, description="SIGTERM to SIGKILL, for cancel and preemption")
     keep_checkpoints: int = Field(default=3, ge=1, description="per job, besides the best one")
     work_dir: Path | None = Field(default=None, description="worker scratch space; default data_dir/work")

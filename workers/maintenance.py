@@ -7,7 +7,7 @@ import logging
 
 from sanacloud.platform import idempotency
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs.lifecycle import requeue_lost
+from sanacloud.platform.jobs.lifecycle import redispatch_unclaimed, requeue_lost
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.queues import TICK_TASK
 from sanacloud.platform.scheduler.admission import schedule_all
@@ -31,10 +31,12 @@ def tick() -> dict[str, int]:
     with session_scope() as session:
         requeued = requeue_lost(session, timeout_s=settings.heartbeat_timeout_s)
     with session_scope() as session:
+        resent = redispatch_unclaimed(session, older_than_s=settings.dispatch_retry_s)
+    with session_scope() as session:
         plans = schedule_all(session)
     with session_scope() as session:
         pruned = prune_checkpoints(session, keep_latest=settings.keep_checkpoints)
-    summary = {"requeued": len(requeued), "admitted": sum(len(p.admit) for p in plans),
+    summary = {"requeued": len(requeued), "resent": len(resent), "admitted": sum(len(p.admit) for p in plans),
                "preempted": sum(len(p.preempt) for p in plans), "pruned_checkpoints": pruned}
     if any(summary.values()):
         log.info("tick: %s", summary)

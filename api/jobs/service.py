@@ -17,7 +17,7 @@ from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput
 from sanacloud.platform.jobs import retention
 from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
-from sanacloud.platform.scheduler.admission import schedule_pool
+from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 
 IDEMPOTENCY_SCOPE = "jobs.create"
 CANCEL_AT_ONCE = {JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED, JobStatus.PREEMPTED}
@@ -121,6 +121,7 @@ def list_jobs(session: Session, *, actor: TenantPrincipal, params: PageParams, s
 
 def cancel(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
     """Cancel at once when nothing runs; a running job is asked to stop and its worker confirms."""
+    lock_pool(session, get(session, actor=actor, job_id=job_id).pool_id)  # the scheduler's lock order
     job = get(session, actor=actor, job_id=job_id, for_update=True)
     if job.status in TERMINAL:
         raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")

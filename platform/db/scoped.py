@@ -17,8 +17,8 @@ def get_owned(session: Session, model: type[M], object_id: str, *, tenant_id: st
     """The row of `model` with `object_id` owned by `tenant_id`, else NotFound (404)."""
     cls: Any = model
     query = select(cls).where(cls.id == object_id, cls.tenant_id == tenant_id)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # and refresh a row this session already holds: it may have changed meanwhile
+        query = query.with_for_update().execution_options(populate_existing=True)
     row = session.scalar(query)
     if row is None:
         raise NotFound.of(kind, object_id)

@@ -10,15 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.jobs.states import JobStatus, transition
-from sanacloud.platform.scheduler.admission import schedule_pool
+from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
 
 
@@ -76,7 +79,12 @@ def _current(session: Session, job_id: str, attempt: int) -> Job | None:
 def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunContext | None:
     """Start the attempt (admitted → running); None when the task is stale or the job gone."""
     job = _locked(session, job_id)
-    if job is None or job.attempt != attempt or job.status != JobStatus.ADMITTED or job.dataset_id is None:
+    if job is None or job.attempt != attempt or job.status != JobStatus.ADMITTED:
+        return None
+    if job.dataset_id is None:
+        job.error = "its dataset was deleted before it could start"
+        transition(session, job, JobStatus.FAILED, reason=job.error)
+        schedule_pool(session, job.pool_id)
         return None
     now = utcnow()
     transition(session, job, JobStatus.RUNNING, reason="started", details={"attempt": attempt, "worker": worker})
@@ -140,6 +148,10 @@ def record_checkpoint(session: Session, *, job_id: str, attempt: int, step: int,
 
 def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, error: str | None = None) -> bool:
     """End the attempt; a preempted job goes back to the queue. Then the pool admits what now fits."""
+    pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
+    if pool_id is None:
+        return False
+    lock_pool(session, pool_id)  # before the job: the scheduler's lock order
     job = _current(session, job_id, attempt)
     if job is None:
         return False
@@ -158,6 +170,18 @@ def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, err
 
 _REASONS = {Outcome.SUCCEEDED: "training finished", Outcome.FAILED: "the trainer failed",
             Outcome.CANCELLED: "cancelled by user"}
+
+
+def redispatch_unclaimed(session: Session, *, older_than_s: float) -> list[str]:
+    """Send admitted jobs' tasks again when no worker claimed them in time (a message lost by the
+    broker, or a pool without workers); claiming is idempotent, so a late duplicate is harmless."""
+    deadline = utcnow() - timedelta(seconds=older_than_s)
+    rows = session.execute(select(Job.id, Job.attempt, GpuPool.name).join(GpuPool, GpuPool.id == Job.pool_id)
+                           .where(Job.status == JobStatus.ADMITTED, Job.admitted_at < deadline)).all()
+    for job_id, attempt, pool in rows:
+        session.execute(update(Job).where(Job.id == job_id).values(admitted_at=utcnow()))
+        on_commit(session, partial(queues.send_training, job_id, attempt, pool))
+    return [row[0] for row in rows]
 
 
 def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:

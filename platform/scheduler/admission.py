@@ -1,13 +1,20 @@
 """Admission: apply the policy to one pool under a lock on the pool's row.
 
-Every admission in a pool happens inside `schedule_pool`, which first takes the pool row with
-SELECT ... FOR UPDATE (SQLite: the database write lock). Admissions in one pool are therefore
-serial across any number of API replicas and workers, and each sees the ones before it, so
-capacity and quotas cannot be exceeded by a race. Jobs are then locked one by one to change them.
+Every admission in a pool happens inside `schedule_pool`, which first locks the pool's row
+(`lock_pool`: SELECT ... FOR NO KEY UPDATE; SQLite: the database write lock). Admissions in one
+pool are therefore serial across any number of API replicas and workers, and each sees the ones
+before it, so capacity and quotas cannot be exceeded by a race. Jobs are then locked one by one.
+
+Lock order, everywhere: the pool, then its jobs. Code that changes a job and then schedules
+(finish, cancel) locks the pool first. NO KEY UPDATE, not UPDATE: inserting a job takes a KEY
+SHARE lock on its pool (the foreign key check), which UPDATE would conflict with: two submits
+would each hold one and wait for the other's.
 Tasks are sent to the broker only once the transaction has committed.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,9 +31,13 @@ from sanacloud.platform.settings import get_settings
 HOLDING = (JobStatus.ADMITTED, JobStatus.RUNNING)
 
 
+def lock_pool(session: Session, pool_id: str) -> GpuPool | None:
+    return session.scalar(select(GpuPool).where(GpuPool.id == pool_id).with_for_update(key_share=True))
+
+
 def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
     """Admit what fits in the pool and ask borrowers to make room; returns what was decided."""
-    pool = session.scalar(select(GpuPool).where(GpuPool.id == pool_id).with_for_update())
+    pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
     decided = policy.plan(_state(session, pool))
@@ -83,8 +94,7 @@ def _admit(session: Session, pool: GpuPool, admission: policy.Admission) -> None
     job.preempt_requested_at = None
     transition(session, job, JobStatus.ADMITTED, reason="admitted",
                details={"attempt": job.attempt, "borrowed": admission.borrowed, "pool": pool.name})
-    job_id, attempt, pool_name = job.id, job.attempt, pool.name
-    on_commit(session, lambda: queues.send_training(job_id, attempt, pool_name))
+    on_commit(session, partial(queues.send_training, job.id, job.attempt, pool.name))
 
 
 def _preempt(session: Session, job_id: str) -> None:

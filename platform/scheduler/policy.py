@@ -160,6 +160,8 @@ class _Ledger:
 
 
 class _Planner:
+    """One plan's bookkeeping: what is promised to whom, and which borrowers may still be preempted."""
+
     def __init__(self, state: PoolState) -> None:
         self.state = state
         self.held_gpus = _gpus_by_tenant(state.held)
@@ -181,6 +183,7 @@ class _Planner:
         return Plan(admit=tuple(self.admitted), preempt=tuple(self.preempted))
 
     def _consider_within_nominal(self, job: Waiting) -> bool:
+        """Pass 1: admit, or make room for, a job within nominal; set any other job aside for pass 2."""
         if self._tenant_gpus_with(job) > self._quota(job).nominal:
             self.borrowers.append(job)
             return False
@@ -191,6 +194,7 @@ class _Planner:
         return False
 
     def _consider_borrowing(self, job: Waiting) -> bool:
+        """Pass 2: admit a job beyond nominal if it fits the idle GPUs and its tenant's borrowing limit."""
         quota = self._quota(job)
         if job.gpus <= self.ledger.free and self._tenant_gpus_with(job) <= quota.nominal + quota.borrowing_limit:
             self._admit(job, borrowed=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from sanacloud.platform.scheduler.policy import (
 )
 
 NOTHING = Plan(admit=(), preempt=())
+T = TypeVar("T")
 
 
 def pool_state(capacity: int, quotas: Mapping[str, Quota], *, held: Sequence[Held] = (),
@@ -262,10 +264,12 @@ def is_within_nominal(state: PoolState, job: Waiting) -> bool:
     return job.gpus <= state.capacity and held + job.gpus <= quota_of(state, job.tenant_id).nominal
 
 
-def reversed_state(state: PoolState) -> PoolState:
-    def flip(mapping: Mapping[str, object]) -> dict[str, object]:
-        return dict(reversed(mapping.items()))
+def flip(mapping: Mapping[str, T]) -> dict[str, T]:
+    return dict(reversed(list(mapping.items())))
 
+
+def reversed_state(state: PoolState) -> PoolState:
+    """The same state listed in the opposite order: the plan must not depend on the order."""
     return replace(state, quotas=flip(state.quotas), weights=flip(state.weights),
                    recent_usage=flip(state.recent_usage), held=state.held[::-1], waiting=state.waiting[::-1])
 
@@ -378,6 +382,8 @@ kinds_of_operation: list[st.SearchStrategy[Operation]] = [
     *[submits] * 3, *[st.just(Tick())] * 3, st.builds(Finish, st.integers(0, 20)), st.builds(SetQuota, tenants, quotas),
     st.builds(Resize, st.integers(0, MAX_CAPACITY)), st.builds(Drain, st.none() | st.integers(0, 5)), st.just(Settle())]
 operations = st.sampled_from(kinds_of_operation).flatmap(lambda kind: kind)
+
+
 @st.composite
 def pools(draw: st.DrawFn) -> Pool:
     """A pool that may already be full of borrowed jobs (admitted before quotas changed), some of them draining."""
