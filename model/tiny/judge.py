@@ -491,3 +491,18 @@ def adherence(images: Sequence[ImageLike], scenes: Sequence[Scene]) -> dict[str,
         for key, ok in matches(image, scene).items():
             totals[key] += int(ok)
     return {key: count / len(scenes) for key, count in totals.items()}
+
+
+def concept_adherence(images: Sequence[ImageLike], scenes: Sequence[Scene], concept: str) -> float:
+    """The fraction of images that show `concept` (a colour or shape word) wherever their scene
+    puts it: as the shape's colour, the background or the shape. Scenes without it are refused."""
+    if len(images) != len(scenes):
+        raise ValueError(f"{len(images)} images but {len(scenes)} scenes")
+    if not scenes or any(concept not in scene.concepts for scene in scenes):
+        raise ValueError(f"every scene must use {concept!r}")
+    hits = 0
+    for image, scene in zip(images, scenes, strict=True):
+        verdict = judge(image)
+        roles = [(scene.color, verdict.color), (scene.background, verdict.background), (scene.shape, verdict.shape)]
+        hits += all(seen == concept for wanted, seen in roles if wanted == concept)
+    return hits / len(scenes)

@@ -40,7 +40,7 @@ def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
     pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
-    decided = policy.plan(_state(session, pool))
+    decided = policy.plan(load_state(session, pool))
     for admission in decided.admit:
         _admit(session, pool, admission)
     for job_id in decided.preempt:
@@ -53,7 +53,7 @@ def schedule_all(session: Session) -> list[policy.Plan]:
     return [schedule_pool(session, pool_id) for pool_id in session.scalars(select(GpuPool.id).order_by(GpuPool.id))]
 
 
-def _state(session: Session, pool: GpuPool) -> policy.PoolState:
+def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
     now = utcnow()
     held = session.execute(
         select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.priority,

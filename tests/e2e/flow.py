@@ -46,3 +46,27 @@ def upload_submit_list_cancel(url: str, api_key: str) -> dict[str, str]:
         statuses = [e["payload"]["to"] for e in events]
         assert statuses[:2] == ["queued", "admitted"] and statuses[-1] == "cancelled", statuses
         return {"dataset": dataset_id, "job": job_id}
+
+
+def train_lora_to_success(url: str, api_key: str, dataset_id: str, timeout_s: float = 300) -> dict[str, object]:
+    """A short LoRA job on sana-tiny, watched until it succeeds; checks its checkpoints' images."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as http:
+        body = {"type": "lora", "dataset_id": dataset_id, "base_model": "sana-tiny", "hyperparameters": {
+            "steps": 6, "checkpoint_interval": 3, "batch_size": 2, "resolution": 64,
+            "validation_prompts": ["a red square"]}}
+        job = http.post("/v1/jobs", json=body).json()
+        deadline = time.monotonic() + timeout_s
+        seen = set()
+        while job["status"] != "succeeded":
+            assert job["status"] not in ("failed", "cancelled") and time.monotonic() < deadline, job
+            seen.add(job["status"])
+            time.sleep(0.5)
+            job = http.get(f"/v1/jobs/{job['id']}").json()
+        assert "running" in seen or job["started_at"] is not None
+        checkpoints = http.get(f"/v1/jobs/{job['id']}/checkpoints").json()
+        assert [c["step"] for c in checkpoints] == [3, 6]
+        sample = httpx.get(checkpoints[-1]["sample_urls"][0], timeout=30)
+        assert sample.status_code == 200 and sample.content.startswith(b"\x89PNG")
+        steps = http.get(f"/v1/jobs/{job['id']}/events", params={"type": "step"}).json()["items"]
+        assert [e["payload"]["step"] for e in steps] == list(range(1, 7))
+        return dict(job)

@@ -1,5 +1,6 @@
-"""`sanacloud up` for real: API, worker and beat processes on SQLite, a local folder and the
-filesystem broker; the whole flow over HTTP; a restart on the same data dir keeps everything."""
+"""`sanacloud up` for real: API, workers and beat processes on SQLite, a local folder and the
+filesystem broker; the whole flow over HTTP, including a LoRA fine-tune of sana-tiny on the CPU
+with checkpoints and sample images; a restart on the same data dir keeps everything."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.flow import upload_submit_list_cancel
+from tests.e2e.flow import train_lora_to_success, upload_submit_list_cancel
 from tests.e2e.processes import SANACLOUD, running, stop, wait_for_text, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -33,6 +34,7 @@ def test_up_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) ->
         credentials = json.loads((data_dir / "credentials.json").read_text())
         assert credentials["api_key"] in log.read_text()
         ids = upload_submit_list_cancel(url, credentials["api_key"])
+        trained = train_lora_to_success(url, credentials["api_key"], ids["dataset"])
 
         second = tmp_path / "second.log"
         with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(free_port())], CLEAN_ENV,
@@ -47,4 +49,6 @@ def test_up_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) ->
         dataset = httpx.get(f"{url}/v1/datasets/{ids['dataset']}", headers=headers)
         assert dataset.status_code == 200 and dataset.json()["file_count"] == 4
         assert httpx.get(f"{url}/v1/jobs/{ids['job']}", headers=headers).json()["status"] == "cancelled"
+        checkpoints = httpx.get(f"{url}/v1/jobs/{trained['id']}/checkpoints", headers=headers).json()
+        assert httpx.get(checkpoints[-1]["sample_urls"][0]).content.startswith(b"\x89PNG")
     assert sorted(p.name for p in (data_dir / "objects" / "tenants").iterdir())

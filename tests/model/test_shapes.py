@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from sanacloud.model.tiny.judge import Verdict, adherence, judge, matches
+from sanacloud.model.tiny.judge import Verdict, adherence, concept_adherence, judge, matches
 from sanacloud.model.tiny.shapes import (
     ALL_COLORS,
     ALL_SHAPES,
@@ -339,6 +339,22 @@ def test_matches_and_adherence() -> None:
     assert adherence(images, [scene] * 4) == {"background": 0.75, "color": 0.75, "shape": 0.5, "all": 0.25}
     with pytest.raises(ValueError):
         adherence(images, [scene] * 3)
+
+
+def test_concept_adherence_looks_where_the_scene_puts_the_concept() -> None:
+    rng = np.random.default_rng(1)
+    pink_shape, pink_background = Scene("circle", "pink", "blue"), Scene("square", "black", "pink")
+    images = [
+        render(pink_shape, 128, rng),  # pink where asked
+        render(pink_background, 128, rng),  # pink background, as asked
+        render(Scene("circle", "red", "blue"), 128, rng),  # red instead of pink
+        render(Scene("square", "pink", "black"), 128, rng),  # pink, but as the shape instead of the background
+    ]
+    scenes = [pink_shape, pink_background, pink_shape, pink_background]
+    assert concept_adherence(images, scenes, "pink") == 0.5
+    assert concept_adherence(images[:1], [pink_shape], "circle") == 1.0
+    with pytest.raises(ValueError, match="every scene must use 'pink'"):
+        concept_adherence(images[:1], [Scene("circle", "red", "blue")], "pink")
     with pytest.raises(ValueError):
         adherence([], [])
 

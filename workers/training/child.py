@@ -27,19 +27,23 @@ class TrainerProcess:
     still send heartbeats; stderr goes to a file whose tail explains a crash.
     """
 
-    def __init__(self, spec_path: Path, *, processes: int, stderr_path: Path) -> None:
-        module = ["-m", "sanacloud.model.train", "--spec", str(spec_path)]
-        launcher = [sys.executable] if processes == 1 else [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    def __init__(self, argv: list[str], *, stderr_path: Path) -> None:
         self.stderr_path = stderr_path
         self._stderr = stderr_path.open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            [*launcher, *module], stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env,
+            argv, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env,
             start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL))
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self._term_sent_at: float | None = None
+
+    @classmethod
+    def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path) -> TrainerProcess:
+        """The trainer on `spec_path`, under torchrun when it takes several processes."""
+        launcher = [sys.executable] if processes == 1 else [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        return cls([*launcher, "-m", "sanacloud.model.train", "--spec", str(spec_path)], stderr_path=stderr_path)
 
     def _read(self) -> None:
         assert self.process.stdout is not None

@@ -54,11 +54,12 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) 
             log.exception("job %s: preparing the run failed", context.job_id)
             return _finish(context, Outcome.FAILED, f"could not prepare the run: {type(error).__name__}: {error}")
         processes = context.gpus if context.type == "full" and context.gpu_type != "cpu" else 1
-        trainer = TrainerProcess(spec_path, processes=processes, stderr_path=workspace.attempt_dir / "trainer.log")
-        _supervise(context, trainer, workspace, settings, progress)
+        trainer = TrainerProcess.for_spec(spec_path, processes=processes,
+                                          stderr_path=workspace.attempt_dir / "trainer.log")
+        supervise(context, trainer, workspace, settings, progress)
         code = trainer.wait()
         heartbeat.stop()
-        _flush(context, progress)
+        flush_events(context, progress)
         if progress.stop is Signal.LOST:
             return None
         if progress.done and code == 0:
@@ -93,18 +94,19 @@ class Heartbeat:
             self._thread.join()
 
 
-def _supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace, settings: Settings,
-               progress: Progress) -> None:
+def supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace, settings: Settings,
+              progress: Progress) -> None:
+    """Relay the trainer's events until its stdout closes, and stop it when asked."""
     last_flush = time.monotonic()
     for event in trainer.events(poll_s=0.5):
         if event is not None:
             _note(progress, event)
             if event["type"] == "checkpoint" and progress.stop not in (Signal.CANCEL, Signal.LOST):
-                _flush(context, progress)
+                flush_events(context, progress)
                 _upload(context, workspace, event, progress)
         now = time.monotonic()
         if progress.pending and now - last_flush >= FLUSH_EVERY_S:
-            _flush(context, progress)
+            flush_events(context, progress)
             last_flush = now
         if progress.stop is Signal.LOST:
             trainer.kill()
@@ -137,10 +139,10 @@ def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], pr
         return
     progress.pending.append({"type": "checkpoint", "step": step, "loss": event.get("loss"),
                              "checkpoint_id": checkpoint_id, "sample_keys": samples})
-    _flush(context, progress)
+    flush_events(context, progress)
 
 
-def _flush(context: RunContext, progress: Progress) -> None:
+def flush_events(context: RunContext, progress: Progress) -> None:
     if not progress.pending or progress.stop is Signal.LOST:
         return
     with session_scope() as session:
