@@ -81,7 +81,7 @@ def trainer_alone(data: Path, out: Path) -> float:
     (out / "spec.json").write_text(json.dumps(spec))
     began = time.time()
     with subprocess.Popen([sys.executable, "-m", "sanacloud.model.train", "--spec", str(out / "spec.json")],
-                          stdout=subprocess.PIPE, text=True) as child:
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as child:
         assert child.stdout is not None
         for line in child.stdout:
             if line.startswith('{"type": "step"'):

@@ -81,10 +81,9 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
     job = _locked(session, job_id)
     if job is None or job.attempt != attempt or job.status != JobStatus.ADMITTED:
         return None
-    if job.dataset_id is None:
+    if job.dataset_id is None:  # its GPUs are given out again at the next tick
         job.error = "its dataset was deleted before it could start"
         transition(session, job, JobStatus.FAILED, reason=job.error)
-        schedule_pool(session, job.pool_id)
         return None
     now = utcnow()
     transition(session, job, JobStatus.RUNNING, reason="started", details={"attempt": attempt, "worker": worker})
@@ -97,6 +96,7 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
                             .order_by(DatasetFile.name))
     newest = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id)
                             .order_by(Checkpoint.step.desc()).limit(1))
+    job.step = newest.step if newest else 0  # where this attempt starts
     return RunContext(
         job_id=job.id, attempt=attempt, tenant_id=job.tenant_id, type=job.type, gpus=job.gpus,
         gpu_type=pool.gpu_type, hyperparameters=dict(job.hyperparameters), dataset_id=dataset.id,
@@ -128,6 +128,8 @@ def record_events(session: Session, *, job_id: str, attempt: int, events: list[d
     for event in events:
         payload = {k: v for k, v in event.items() if k != "type"}
         session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=str(event["type"])[:32], payload=payload))
+        if event["type"] in ("step", "checkpoint") and isinstance(event.get("step"), int):
+            job.step = max(job.step, event["step"])
     return True
 
 

@@ -78,3 +78,17 @@ def group_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def trainer_processes(job_id: str) -> list[int]:
+    """Processes whose command line runs the trainer on this job's spec (its path names the job)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "sanacloud.model.train" in cmdline and job_id in cmdline:
+                found.append(int(proc.name))
+    return found

@@ -1,5 +1,6 @@
 """Cluster mode for real: `sanacloud migrate`, `api` and `worker` processes on PostgreSQL, S3
-(moto's server) and a Redis broker; an operator onboards a tenant, who runs the whole flow."""
+(moto's server) and a Redis broker (RabbitMQ too, for the worker); an operator onboards a
+tenant, who runs the whole flow."""
 
 from __future__ import annotations
 
@@ -68,7 +69,10 @@ def test_cluster_processes_run_the_flow(cluster_env: dict[str, str], tmp_path: P
         upload_submit_list_cancel(url, key)
 
 
-def test_worker_consumes_maintenance_tasks_from_redis(cluster_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", [f"redis://127.0.0.1:6379/{REDIS_DB}", "amqp://guest:guest@127.0.0.1:5672//"],
+                         ids=["redis", "rabbitmq"])
+def test_worker_consumes_maintenance_tasks(cluster_env: dict[str, str], tmp_path: Path, broker: str) -> None:
+    cluster_env["SANACLOUD_BROKER_URL"] = broker
     cli(cluster_env, "migrate")
     engine = create_engine(cluster_env["SANACLOUD_DATABASE_URL"])
     with Session(engine) as session, session.begin():

@@ -1,9 +1,10 @@
 """Training through the real platform processes: the API, a maintenance worker with beat (the
 scheduler's tick), and training workers (`--pool solo`) on PostgreSQL, Redis and S3 (moto).
 
-A LoRA job and a full (DeepSpeed ZeRO-2) job on sana-tiny run to the end with checkpoints and
-sample images; a training worker killed with SIGKILL mid-run is replaced, and the job resumes
-from its last checkpoint on the new worker with no checkpoint lost or recorded twice.
+A LoRA job and a full (DeepSpeed ZeRO-2, two processes under torchrun) job on sana-tiny run to
+the end with checkpoints and sample images; a training worker killed with SIGKILL mid-run is
+replaced, and the job resumes from its last checkpoint on the new worker with no checkpoint lost
+or recorded twice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, fresh_pg_database
-from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+from tests.e2e.processes import SANACLOUD, running, trainer_processes, wait_for_text, wait_healthy
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
@@ -80,8 +81,8 @@ def cluster(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stack.enter_context(running([SANACLOUD, "beat"], env, logs / "beat.log"))
         admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
         tenant = admin.post("/v1/admin/tenants", json={"name": "acme"}).json()
-        admin.put(f"/v1/admin/pools/{POOL}", json={"gpu_type": "cpu", "capacity_gpus": 1}).raise_for_status()
-        admin.put(f"/v1/admin/tenants/{tenant['id']}/quotas/{POOL}", json={"nominal_gpus": 1}).raise_for_status()
+        admin.put(f"/v1/admin/pools/{POOL}", json={"gpu_type": "cpu", "capacity_gpus": 2}).raise_for_status()
+        admin.put(f"/v1/admin/tenants/{tenant['id']}/quotas/{POOL}", json={"nominal_gpus": 2}).raise_for_status()
         key = admin.post(f"/v1/admin/tenants/{tenant['id']}/keys",
                          json={"name": "ci", "email": "ci@acme.example.com", "role": "tenant_admin"}).json()["key"]
         http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -141,6 +142,8 @@ def test_lora_job_runs_end_to_end(cluster: Cluster, dataset: str) -> None:
     events = all_events(cluster, job_id)
     assert statuses(events) == ["queued", "admitted", "running", "succeeded"]
     assert [e["payload"]["step"] for e in events if e["type"] == "step"] == list(range(1, 9))
+    [cache] = [e["payload"] for e in events if e["type"] == "cache"]
+    assert cache["latents_reused"] is False and cache["images"] == 4  # encoded once, here
     first_step = next(e for e in events if e["type"] == "step")["payload"]
     assert {"loss", "lr", "grad_norm", "samples_per_s"} <= set(first_step)
     usage = cluster.http.get("/v1/usage").json()["pools"]
@@ -176,15 +179,32 @@ def test_killed_worker_is_replaced_and_the_job_resumes(cluster: Cluster, dataset
     assert len(resumed) == 1 and resumed[0] % INTERVAL == 0 and INTERVAL <= resumed[0] <= killed_at_step
     after = [e["payload"]["step"] for e in events if e["type"] == "step" and e["id"] > lost["id"]]
     assert after[0] == resumed[0] + 1 and after[-1] == STEPS
+    caches = [e["payload"] for e in events if e["type"] == "cache"]  # the first job encoded this dataset
+    assert len(caches) == 2 and all(c["latents_reused"] and c["texts_reused"] for c in caches)
+
+
+def test_cancel_mid_run_stops_the_trainer_within_seconds(cluster: Cluster, dataset: str) -> None:
+    job_id = submit(cluster, {"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
+        "steps": 100_000, "checkpoint_interval": 100_000, "batch_size": 2, "resolution": 64}})
+    wait_until(cluster, job_id, lambda job: job["step"] >= 2)
+    pids = trainer_processes(job_id)
+    assert pids
+    asked = time.monotonic()
+    assert cluster.http.post(f"/v1/jobs/{job_id}/cancel").json()["cancel_requested_at"] is not None
+    while cluster.http.get(f"/v1/jobs/{job_id}").json()["status"] != "cancelled":
+        assert time.monotonic() - asked < 20, "not cancelled within 20 s"
+        time.sleep(0.2)
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "the trainer outlived the cancel"
 
 
 def test_full_training_with_deepspeed_as_a_job(cluster: Cluster, dataset: str) -> None:
-    job_id = submit(cluster, {"type": "full", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
-        "steps": 4, "checkpoint_interval": 2, "batch_size": 2, "resolution": 64, "validation_prompts": ["a"]},
-        "deepspeed": {"zero_stage": 2}})
+    job_id = submit(cluster, {"type": "full", "dataset_id": dataset, "base_model": "sana-tiny", "gpus": 2,
+                              "hyperparameters": {"steps": 4, "checkpoint_interval": 2, "batch_size": 2,
+                                                  "resolution": 64, "validation_prompts": ["a"]},
+                              "deepspeed": {"zero_stage": 2}})
     job = wait_until(cluster, job_id, lambda job: job["status"] == "succeeded", timeout_s=300)
     assert job["step"] == 4
     checkpoints = cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()
     assert [c["step"] for c in checkpoints] == [2, 4]
     start = next(e for e in all_events(cluster, job_id) if e["type"] == "start")
-    assert start["payload"]["job_type"] == "full"
+    assert start["payload"]["job_type"] == "full" and start["payload"]["world_size"] == 2

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from sanacloud.platform.storage import get_object_store
 from tests.api.conftest import TenantCtx
 from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.e2e.processes import trainer_processes
 
 QUICK = {"steps": 6, "checkpoint_interval": 3, "batch_size": 2, "resolution": 64,
          "validation_prompts": ["a red square"]}
@@ -40,20 +40,6 @@ def get_job(client: TestClient, tenant: TenantCtx, job_id: str) -> dict[str, Any
 
 def events(client: TestClient, tenant: TenantCtx, job_id: str) -> list[dict[str, Any]]:
     return client.get(f"/v1/jobs/{job_id}/events?limit=1000", headers=tenant.headers).json()["items"]  # type: ignore[no-any-return]
-
-
-def trainer_pids(job_id: str) -> list[int]:
-    """Processes whose command line names this job's spec file (the trainer child)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "sanacloud.model.train" in cmdline and job_id in cmdline:
-                found.append(int(proc.name))
-    return found
 
 
 @pytest.mark.usefixtures("worker_settings")
@@ -102,6 +88,7 @@ def test_tampered_dataset_fails_the_job_with_the_reason(client: TestClient, tena
     assert last["type"] == "error" and "SHA-256 mismatch" in last["payload"]["message"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)  # one backend: the path is the same
 @pytest.mark.usefixtures("worker_settings")
 def test_cancel_stops_the_trainer_within_seconds(client: TestClient, tenant: TenantCtx) -> None:
     long_run = {**QUICK, "steps": 5000, "checkpoint_interval": 5000}
@@ -114,7 +101,7 @@ def test_cancel_stops_the_trainer_within_seconds(client: TestClient, tenant: Ten
     while get_job(client, tenant, job_id)["step"] < 2:
         assert time.monotonic() < deadline and worker.is_alive(), "the trainer never reported a step"
         time.sleep(0.2)
-    pids = trainer_pids(job_id)
+    pids = trainer_processes(job_id)
     assert pids, "no trainer process found"
 
     asked = time.monotonic()

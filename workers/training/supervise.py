@@ -53,10 +53,15 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) 
         except Exception as error:  # a dataset or model that cannot be read fails the job, with the reason
             log.exception("job %s: preparing the run failed", context.job_id)
             return _finish(context, Outcome.FAILED, f"could not prepare the run: {type(error).__name__}: {error}")
-        processes = context.gpus if context.type == "full" and context.gpu_type != "cpu" else 1
+        processes = context.gpus if context.type == "full" else 1  # LoRA runs train on one device
         trainer = TrainerProcess.for_spec(spec_path, processes=processes,
                                           stderr_path=workspace.attempt_dir / "trainer.log")
-        supervise(context, trainer, workspace, settings, progress)
+        try:
+            supervise(context, trainer, workspace, settings, progress)
+        except BaseException:  # e.g. the database gone for good: no trainer runs unsupervised
+            trainer.kill()
+            trainer.wait()
+            raise
         code = trainer.wait()
         heartbeat.stop()
         flush_events(context, progress)

@@ -1,0 +1,43 @@
+"""A LoRA fine-tune teaches the shipped sana-tiny a colour it has never seen.
+
+The base DiT never saw "pink" (`shapes.HELD_OUT_COLORS`): asked for a pink shape, it draws some
+other colour. A LoRA trained by the real trainer on a small set of captioned pink scenes makes
+the judge find pink where the prompts ask for it, and leaves the base's shape colours intact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sanacloud.model.components import load
+from sanacloud.model.sampling.generate import make_pipeline
+from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny.config import SPEC
+from sanacloud.model.tiny.evaluate import measure, measure_concept
+from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, EVAL_SCENES, HELD_OUT_EVAL_SCENES, write_dataset
+from sanacloud.model.train.checkpoints import latest
+from tests.model.conftest import make_spec, run_trainer
+
+pytestmark = pytest.mark.slow
+PINK_SCENES = [scene for scene in HELD_OUT_EVAL_SCENES if "pink" in scene.concepts and scene.shape != "star"]
+
+
+def test_lora_teaches_a_held_out_colour(tmp_path: Path) -> None:
+    data = tmp_path / "pink"
+    write_dataset(data, 200, 128, seed=11, colors=ALL_COLORS, shapes=BASE_SHAPES, require_any=("pink",))
+    spec = make_spec(WEIGHTS, data, tmp_path / "run", type="lora", steps=300, batch_size=16, learning_rate=3e-3,
+                     caption_dropout=0.1, log_every=50, validation_prompts=[])
+    run_trainer(spec, timeout=900)
+
+    base = load(WEIGHTS, SPEC)
+    before = measure_concept(base, PINK_SCENES, "pink", seeds_per_scene=4)
+    tuned = make_pipeline(base)
+    tuned.load_lora_weights(str(latest(spec.output_dir)[1]))  # the exported adapter, as a tenant gets it
+    after = measure_concept(base, PINK_SCENES, "pink", seeds_per_scene=4, pipe=tuned)
+    kept = measure(base, EVAL_SCENES, pipe=tuned)
+    # Measured: pink shown 0 % -> 75 % (5 prompts x 4 seeds); base prompts keep 96 % of their
+    # colours, while backgrounds drop to 67 % (the set shows pink as a background half the time).
+    assert before <= 0.1 and after >= 0.5, (before, after)
+    assert kept["color"] >= 0.8 and kept["background"] >= 0.5, kept
