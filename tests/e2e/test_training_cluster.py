@@ -29,7 +29,7 @@ from tests.images import captioned_zip
 pytestmark = pytest.mark.slow
 REDIS_DB = 12
 POOL = "cpu"
-STEPS, INTERVAL = 120, 20  # the resume test: long enough to kill its worker between checkpoints
+STEPS, INTERVAL = 200, 20  # the resume test: long enough to kill its worker between checkpoints
 
 
 @dataclass
