@@ -10,10 +10,12 @@ from sanacloud.api.admin.router import catalog_router
 from sanacloud.api.admin.router import router as admin_router
 from sanacloud.api.datasets.router import router as datasets_router
 from sanacloud.api.deps import SessionDep
+from sanacloud.api.endpoints.router import router as endpoints_router
 from sanacloud.api.errors import install_error_handlers
 from sanacloud.api.jobs.router import router as jobs_router
 from sanacloud.api.limits import BodySizeLimit
 from sanacloud.api.members.router import router as members_router
+from sanacloud.api.models.router import router as models_router
 from sanacloud.api.objects.router import router as objects_router
 from sanacloud.api.usage.router import router as usage_router
 from sanacloud.platform.settings import get_settings
@@ -30,7 +32,7 @@ def create_app() -> FastAPI:
     # Multipart framing adds a little to the files themselves.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 1024 * 1024)
     for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
-                   usage_router):
+                   usage_router, models_router, endpoints_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

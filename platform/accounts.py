@@ -83,6 +83,21 @@ def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: in
     return pool
 
 
+def pool_for(session: Session, *, tenant_id: str, name: str | None) -> GpuPool:
+    """The named pool, or the tenant's own: the one where it has the largest nominal quota."""
+    if name is not None:
+        pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
+        if pool is None:
+            raise InvalidInput(f"unknown GPU pool {name!r}")
+        return pool
+    usable = session.scalars(select(GpuPool).join(Quota, Quota.pool_id == GpuPool.id).where(
+        Quota.tenant_id == tenant_id, Quota.nominal_gpus + Quota.borrowing_limit_gpus > 0)
+        .order_by(Quota.nominal_gpus.desc(), GpuPool.name)).all()
+    if not usable:
+        raise InvalidInput("your tenant has no GPU quota on any pool; ask a platform admin for one")
+    return usable[0]
+
+
 def get_pool_by_name(session: Session, *, name: str) -> GpuPool:
     pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
     if pool is None:

@@ -15,6 +15,7 @@ from sanacloud.platform.settings import Settings, get_settings
 
 MAINTENANCE_QUEUE = "maintenance"
 TRAIN_TASK = "sanacloud.train.run"
+INFER_TASK = "sanacloud.infer.generate"
 TICK_TASK = "sanacloud.maintenance.tick"
 
 
@@ -69,3 +70,7 @@ def producer() -> Celery:
 
 def send_training(job_id: str, attempt: int, pool: str) -> None:
     producer().send_task(TRAIN_TASK, args=[job_id, attempt], queue=train_queue(pool))
+
+
+def send_inference(generation_id: str, pool: str) -> None:
+    producer().send_task(INFER_TASK, args=[generation_id], queue=infer_queue(pool))

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     stop_grace_s: float = Field(default=30.0, gt=0, description="SIGTERM to SIGKILL, for cancel and preemption")
     keep_checkpoints: int = Field(default=3, ge=1, description="per job, besides the best one")
     work_dir: Path | None = Field(default=None, description="worker scratch space; default data_dir/work")
+    inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
+    inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -9,7 +9,8 @@ from sanacloud.platform.settings import Settings, get_settings
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("sanacloud", include=["sanacloud.workers.maintenance", "sanacloud.workers.training.task"])
+    app = Celery("sanacloud", include=["sanacloud.workers.maintenance", "sanacloud.workers.training.task",
+                                           "sanacloud.workers.inference.task"])
     app.conf.update(celery_config(settings))
     return app
 

@@ -9,7 +9,7 @@ from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.jobs import hyperparameters
 from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
 from sanacloud.api.pagination import PageParams, paginate
-from sanacloud.platform import idempotency
+from sanacloud.platform import accounts, idempotency
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model, Quota
@@ -48,7 +48,7 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     dataset = _dataset(session, actor, request.dataset_id)
     base = _base_model(session, request.base_model)
     family = FAMILIES[base.family]
-    pool = _pool(session, actor, request.pool)
+    pool = accounts.pool_for(session, tenant_id=actor.tenant_id, name=request.pool)
     gpus = request.gpus or (family.gpus_full if isinstance(request, FullJobCreate) else 1)
     _check_fits(session, actor, pool, gpus)
     captions = session.scalars(select(DatasetFile.caption).where(DatasetFile.dataset_id == dataset.id)
@@ -82,20 +82,6 @@ def _base_model(session: Session, name_or_id: str) -> Model:
     if model.status != "ready":
         raise InvalidInput(f"base model {model.name!r} is {model.status}, not ready")
     return model
-
-
-def _pool(session: Session, actor: TenantPrincipal, name: str | None) -> GpuPool:
-    if name is not None:
-        pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
-        if pool is None:
-            raise InvalidInput(f"unknown GPU pool {name!r}")
-        return pool
-    usable = session.scalars(select(GpuPool).join(Quota, Quota.pool_id == GpuPool.id).where(
-        Quota.tenant_id == actor.tenant_id, Quota.nominal_gpus + Quota.borrowing_limit_gpus > 0)
-        .order_by(Quota.nominal_gpus.desc(), GpuPool.name)).all()
-    if not usable:
-        raise InvalidInput("your tenant has no GPU quota on any pool; ask a platform admin for one")
-    return usable[0]
 
 
 def _check_fits(session: Session, actor: TenantPrincipal, pool: GpuPool, gpus: int) -> None:

@@ -76,6 +76,17 @@ class ObjectStore(ABC):
             return False
         return True
 
+    def copy(self, source: str, target: str) -> ObjectInfo:
+        """Copy one object to another key (through a spooled temporary file unless overridden)."""
+        import tempfile
+
+        with tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024) as buffer:
+            for chunk in self.open(source):
+                buffer.write(chunk)
+            size = buffer.tell()
+            buffer.seek(0)
+            return self.put(target, buffer, size)  # type: ignore[arg-type]
+
     def delete_prefix(self, prefix: str) -> int:
         keys = [info.key for info in self.list(prefix)]
         self.delete(keys)

@@ -53,7 +53,7 @@ def cli(env: dict[str, str], *args: str) -> str:
 
 
 def test_cluster_processes_run_the_flow(cluster_env: dict[str, str], tmp_path: Path) -> None:
-    assert "database at revision 0002" in cli(cluster_env, "migrate")
+    assert "database at revision 0003" in cli(cluster_env, "migrate")
     admin_key = cli(cluster_env, "admin", "create-key", "--platform-admin")
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -35,8 +35,8 @@ def invoke(*args: str) -> str:
 
 
 def test_migrate_creates_the_schema_and_registers_sana_tiny(data_dir: Path) -> None:
-    assert "database at revision 0002" in invoke("migrate")
-    assert "database at revision 0002" in invoke("migrate")  # a second run changes nothing
+    assert "database at revision 0003" in invoke("migrate")
+    assert "database at revision 0003" in invoke("migrate")  # a second run changes nothing
     with session_scope() as session:
         assert session.scalars(select(Model.name).where(Model.kind == "base")).all() == ["sana-tiny"]
 

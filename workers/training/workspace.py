@@ -3,7 +3,7 @@
     <work>/jobs/<job>/attempt-<n>/data/       the dataset: images + metadata.jsonl
     <work>/jobs/<job>/attempt-<n>/out/        the trainer's output_dir (checkpoints land here)
     <work>/cache/<dataset>/<base model>/      latents and text embeddings, shared by attempts and jobs
-    <work>/models/<base model>/               a base model fetched from object storage
+    <work>/models/<base model>/               a base model fetched from object storage (model_files.py)
 
 Every attempt starts from an empty folder and restores its checkpoint from object storage, so a
 job resumes the same way on any worker.
@@ -19,6 +19,7 @@ from pathlib import Path
 from sanacloud.model.train import checkpoints
 from sanacloud.platform.jobs.lifecycle import DatasetImage, RunContext
 from sanacloud.platform.storage import ObjectStore, tenant_key
+from sanacloud.workers.model_files import download_prefix, model_folder
 
 
 class CorruptObject(RuntimeError):
@@ -44,28 +45,10 @@ class Workspace:
         download_dataset(self.store, self.context.images, self.data_dir)
         if self.context.resume_from is not None:
             step, prefix = self.context.resume_from
-            self._download_prefix(prefix, checkpoints.folder_for(self.output_dir, step))
+            download_prefix(self.store, prefix, checkpoints.folder_for(self.output_dir, step))
 
     def base_model_path(self) -> Path:
-        """The base model's diffusers folder: shipped, a local path, or s3://<bucket>/<prefix>."""
-        uri = self.context.base_uri
-        if uri.startswith("builtin://"):
-            if uri != "builtin://sana-tiny":
-                raise ValueError(f"unknown built-in model {uri!r}")
-            from sanacloud.model.tiny.build import WEIGHTS
-
-            return WEIGHTS
-        if uri.startswith("s3://"):
-            prefix = uri.removeprefix("s3://").split("/", 1)[1].rstrip("/") + "/"
-            folder = self.root / "models" / self.context.base_model_id
-            if not (folder / "model_index.json").exists():
-                partial = folder.with_suffix(".partial")
-                shutil.rmtree(partial, ignore_errors=True)
-                self._download_prefix(prefix, partial)
-                shutil.rmtree(folder, ignore_errors=True)
-                partial.rename(folder)
-            return folder
-        return Path(uri.removeprefix("file://"))
+        return model_folder(self.context.base_uri, self.context.base_model_id, self.store, self.root)
 
     def checkpoint_prefix(self, step: int) -> str:
         return tenant_key(self.context.tenant_id, "jobs", self.context.job_id, "checkpoints", f"step-{step:06d}") + "/"
@@ -83,18 +66,6 @@ class Workspace:
             if relative.startswith("samples/"):
                 samples.append(prefix + relative)
         return prefix, samples
-
-    def _download_prefix(self, prefix: str, folder: Path) -> None:
-        found = False
-        for info in self.store.list(prefix):
-            found = True
-            target = folder / info.key.removeprefix(prefix)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as handle:
-                for chunk in self.store.open(info.key):
-                    handle.write(chunk)
-        if not found:
-            raise FileNotFoundError(f"nothing stored under {prefix!r}")
 
 
 def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folder: Path) -> None:

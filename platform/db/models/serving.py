@@ -43,8 +43,13 @@ class Endpoint(Base):
     max_replicas: Mapped[int] = mapped_column(default=1)
     idle_timeout_s: Mapped[int] = mapped_column(default=300)
     defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rate_limit_per_minute: Mapped[int] = mapped_column(default=60, server_default="60")
     last_request_at: Mapped[datetime | None]
+    # The worker that holds the model while the endpoint is loading or ready, and why it failed.
+    worker: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
 
 
 class Generation(Base):
@@ -59,4 +64,5 @@ class Generation(Base):
     image_keys: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+    started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

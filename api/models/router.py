@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sanacloud.api.deps import SessionDep, StoreDep, TenantDep
+from sanacloud.api.models import schemas, service
+from sanacloud.api.pagination import PageDep, to_page
+from sanacloud.api.schemas import Page
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+@router.post("/checkpoints/{checkpoint_id}/promote", status_code=201)
+def promote(checkpoint_id: str, body: schemas.Promote, session: SessionDep, store: StoreDep,
+            actor: TenantDep) -> schemas.ModelOut:
+    """Make a checkpoint a model (its weights are copied, so the job may be deleted later)."""
+    model = service.promote_checkpoint(session, store, actor=actor, checkpoint_id=checkpoint_id, body=body)
+    return schemas.ModelOut.model_validate(model)
+
+
+@router.get("/models")
+def list_models(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.ModelOut]:
+    rows, cursor = service.list_models(session, actor=actor, params=page)
+    return to_page(rows, cursor, schemas.ModelOut)
+
+
+@router.get("/models/{model_id}")
+def get_model(model_id: str, session: SessionDep, actor: TenantDep) -> schemas.ModelOut:
+    return schemas.ModelOut.model_validate(service.get(session, actor=actor, model_id=model_id))
+
+
+@router.delete("/models/{model_id}", status_code=204)
+def delete_model(model_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
+    service.delete(session, store, actor=actor, model_id=model_id)

@@ -1,0 +1,121 @@
+"""A generation's life: recorded by the API, claimed in compatible batches by an inference
+worker, finished with its images and timings. Endpoints follow: cold → loading → ready, and back
+to cold when their worker lets the model go after the idle timeout.
+
+Requests can share one batch when they run on the same model with the same steps, guidance,
+resolution, sampler and negative prompt; only their prompts and seeds differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import Endpoint, Generation, Model
+
+BATCH_KEYS = ("steps", "guidance", "resolution", "sampler", "negative_prompt")
+
+
+class EndpointStatus(StrEnum):
+    COLD = "cold"
+    LOADING = "loading"
+    READY = "ready"
+    SCALING_DOWN = "scaling_down"
+    FAILED = "failed"
+
+
+WARM = (EndpointStatus.LOADING, EndpointStatus.READY)  # the endpoint holds a GPU
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What a worker loads: a base model, optionally with a LoRA or a full fine-tune's transformer."""
+
+    model_id: str
+    kind: str  # base | lora | full
+    family: str
+    uri: str
+    base_model_id: str
+    base_uri: str
+
+
+@dataclass(frozen=True)
+class Request:
+    generation_id: str
+    tenant_id: str
+    endpoint_id: str
+    params: dict[str, Any]
+    queued_s: float
+
+
+def served_model(session: Session, model: Model) -> ServedModel:
+    base = session.get_one(Model, model.base_model_id) if model.base_model_id else model
+    return ServedModel(model_id=model.id, kind=model.kind, family=model.family, uri=model.uri,
+                       base_model_id=base.id, base_uri=base.uri)
+
+
+def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tuple[ServedModel, list[Request]] | None:
+    """Take this pending generation and compatible pending ones (up to `max_images` images)."""
+    first = _locked(session, generation_id)
+    if first is None or first.status != "pending":
+        return None
+    model = session.get_one(Model, session.get_one(Endpoint, first.endpoint_id).model_id)
+    key = {k: first.params.get(k) for k in BATCH_KEYS}
+    candidates = session.scalars(
+        select(Generation).join(Endpoint, Endpoint.id == Generation.endpoint_id)
+        .where(Generation.status == "pending", Generation.id != first.id, Endpoint.model_id == model.id)
+        .order_by(Generation.created_at).limit(64).with_for_update(skip_locked=True, of=Generation))
+    batch, images = [first], int(first.params["num_images"])
+    for other in candidates:
+        if {k: other.params.get(k) for k in BATCH_KEYS} == key and images + other.params["num_images"] <= max_images:
+            batch.append(other)
+            images += int(other.params["num_images"])
+    now = utcnow()
+    requests = []
+    for generation in batch:
+        generation.status, generation.started_at = "running", now
+        requests.append(Request(generation.id, generation.tenant_id, generation.endpoint_id, dict(generation.params),
+                                (now - generation.created_at).total_seconds()))
+    return served_model(session, model), requests
+
+
+def mark_endpoints(session: Session, endpoint_ids: set[str], status: EndpointStatus, *, worker: str | None,
+                   error: str | None = None) -> None:
+    for endpoint in session.scalars(select(Endpoint).where(Endpoint.id.in_(endpoint_ids)).with_for_update()):
+        if endpoint.status != status:
+            endpoint.status, endpoint.updated_at = status, utcnow()
+        endpoint.worker, endpoint.error = worker, error
+
+
+def finish(session: Session, *, generation_id: str, image_keys: list[str], timings: dict[str, float],
+           error: str | None = None) -> None:
+    generation = _locked(session, generation_id)
+    if generation is None:
+        return
+    generation.status = "failed" if error else "succeeded"
+    generation.image_keys, generation.timings, generation.error = image_keys, timings, error
+    generation.finished_at = utcnow()
+
+
+def _locked(session: Session, generation_id: str) -> Generation | None:
+    return session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update()
+                          .execution_options(populate_existing=True))
+
+
+def cool_abandoned(session: Session, *, grace_s: float) -> list[str]:
+    """Endpoints left warm by a worker that is gone (its sweeper would have cooled them): cold
+    once idle for their timeout plus `grace_s`, so they stop holding a GPU of the quota."""
+    now = utcnow()
+    warm = session.scalars(select(Endpoint).where(Endpoint.status.in_(WARM), Endpoint.min_replicas == 0)
+                           .with_for_update()).all()
+    cooled = [e for e in warm if now - (e.last_request_at or e.updated_at)
+              > timedelta(seconds=e.idle_timeout_s + grace_s)]
+    for endpoint in cooled:
+        endpoint.status, endpoint.worker, endpoint.updated_at = EndpointStatus.COLD, None, now
+    return [endpoint.id for endpoint in cooled]

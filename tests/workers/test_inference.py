@@ -1,0 +1,227 @@
+"""Serving in this process against the real inference task: promote a LoRA checkpoint, create
+an endpoint, generate; two LoRA endpoints share one loaded base; idle endpoints scale to zero and
+start cold again; bad requests are refused with nothing stored."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import func, select, update
+
+from sanacloud.model.components import load
+from sanacloud.model.sampling.generate import generate, make_pipeline
+from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny.config import SPEC
+from sanacloud.model.train.lora import add_lora, export_lora
+from sanacloud.model.train.spec import LoraSpec
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import Checkpoint, Endpoint, Generation, GpuPool, Job, Model
+from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.storage import get_object_store
+from tests.api.conftest import TenantCtx
+from tests.workers.test_training_task import fetch
+
+PROMPT = "a red circle on a blue background"
+
+
+@pytest.fixture
+def cache() -> Iterator[Any]:
+    """A fresh model cache for each test (the worker process keeps one for its lifetime)."""
+    from sanacloud.workers.inference.task import model_cache
+
+    model_cache.cache_clear()
+    yield model_cache()
+    model_cache.cache_clear()
+
+
+def lora_file(folder: Path, seed: int) -> Path:
+    """A LoRA for sana-tiny with random (non-zero) weights, exported as a tenant's job would."""
+    sana = load(WEIGHTS, SPEC)
+    torch.manual_seed(seed)
+    for param in add_lora(sana.transformer, LoraSpec(rank=4)):
+        param.data.normal_(0, 0.05)
+    return export_lora(sana.transformer, folder)
+
+
+def lora_checkpoint(tenant: TenantCtx, folder: Path, seed: int) -> str:
+    """A finished LoRA job of the tenant with one checkpoint holding `lora_file(seed)`."""
+    path = lora_file(folder / f"lora-{seed}", seed)
+    with session_scope() as session:
+        base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
+        pool = session.scalars(select(GpuPool)).first()
+        assert pool is not None
+        job = Job(tenant_id=tenant.id, name="j", type="lora", status="succeeded", base_model_id=base.id,
+                  pool_id=pool.id, requested={}, hyperparameters={})
+        session.add(job)
+        session.flush()
+        prefix = f"tenants/{tenant.id}/jobs/{job.id}/checkpoints/step-000010/"
+        get_object_store().put_bytes(prefix + path.name, path.read_bytes())
+        checkpoint = Checkpoint(job_id=job.id, tenant_id=tenant.id, step=10, object_prefix=prefix, metrics={})
+        session.add(checkpoint)
+        session.flush()
+        return checkpoint.id
+
+
+def promoted_endpoint(client: TestClient, tenant: TenantCtx, checkpoint_id: str, **settings: Any) -> str:
+    model = client.post(f"/v1/checkpoints/{checkpoint_id}/promote", json={"name": "mine"}, headers=tenant.headers)
+    assert model.status_code == 201, model.text
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": model.json()["id"], **settings},
+                           headers=tenant.headers)
+    assert endpoint.status_code == 201 and endpoint.json()["status"] == "cold", endpoint.text
+    return str(endpoint.json()["id"])
+
+
+def serve(client: TestClient, tenant: TenantCtx, endpoint_id: str, **body: Any) -> dict[str, Any]:
+    """Ask without waiting, run the worker's task here, then read the finished generation."""
+    from sanacloud.workers.inference.task import generate as task
+
+    asked = client.post(f"/v1/endpoints/{endpoint_id}/generate", json={"prompt": PROMPT, "wait": False, **body},
+                        headers=tenant.headers)
+    assert asked.status_code == 202 and asked.json()["status"] == "pending", asked.text
+    assert task(asked.json()["id"]) is not None
+    done: dict[str, Any] = client.get(f"/v1/generations/{asked.json()['id']}", headers=tenant.headers).json()
+    assert done["status"] == "succeeded", done
+    return done
+
+
+def pixels(client: TestClient, url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(fetch(client, url))).convert("RGB"), dtype=int)
+
+
+def alone(adapter: Path | None, seed: int) -> np.ndarray:
+    """The same request on a freshly loaded base with only this adapter: what the endpoint must match."""
+    sana = load(WEIGHTS, SPEC)
+    pipe = make_pipeline(sana)
+    if adapter is not None:
+        pipe.load_lora_weights(adapter)
+    return np.asarray(generate(pipe, sana, [PROMPT], seeds=[seed], steps=20)[0], dtype=int)
+
+
+def endpoint_status(endpoint_id: str) -> str:
+    with session_scope() as session:
+        return session.get_one(Endpoint, endpoint_id).status
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_promote_serve_and_same_seed_same_image(client: TestClient, tenant: TenantCtx, tmp_path: Path,
+                                                cache: Any) -> None:
+    endpoint_id = promoted_endpoint(client, tenant, lora_checkpoint(tenant, tmp_path, seed=1))
+    first = serve(client, tenant, endpoint_id, seed=7, num_images=2)
+    assert endpoint_status(endpoint_id) == "ready"
+    assert len(first["image_urls"]) == 2 and first["params"]["seed"] == 7 and first["params"]["steps"] == 20
+    assert {"queue_s", "load_s", "adapter_s", "denoise_s", "decode_s"} <= set(first["timings"])
+    image = Image.open(io.BytesIO(fetch(client, first["image_urls"][0])))
+    assert image.format == "PNG" and image.size == (128, 128)
+    again = serve(client, tenant, endpoint_id, seed=7)
+    assert np.array_equal(pixels(client, first["image_urls"][0]), pixels(client, again["image_urls"][0]))
+    assert again["timings"]["load_s"] < first["timings"]["load_s"]  # warm: the model stayed loaded
+    assert np.abs(pixels(client, again["image_urls"][0]) - alone(tmp_path / "lora-1", 7)).max() <= 3
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_two_lora_endpoints_share_one_base(client: TestClient, tenant: TenantCtx, tmp_path: Path, cache: Any) -> None:
+    first = promoted_endpoint(client, tenant, lora_checkpoint(tenant, tmp_path, seed=1))
+    second = promoted_endpoint(client, tenant, lora_checkpoint(tenant, tmp_path, seed=2))
+    outputs = [pixels(client, serve(client, tenant, endpoint, seed=3)["image_urls"][0])
+               for endpoint in (first, second, first)]
+    expected = [alone(tmp_path / "lora-1", 3), alone(tmp_path / "lora-2", 3)]
+    assert np.abs(outputs[0] - expected[0]).max() <= 3 and np.abs(outputs[2] - expected[0]).max() <= 3
+    assert np.abs(outputs[1] - expected[1]).max() <= 3
+    assert np.abs(expected[0] - expected[1]).mean() > 2  # the adapters really differ
+    with session_scope() as session:
+        base_id = session.scalars(select(Model.id).where(Model.name == "sana-tiny")).one()
+    assert cache.loads == {base_id: 1}  # one base, loaded once, both adapters on it
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_idle_endpoint_scales_to_zero_and_starts_cold(client: TestClient, tenant: TenantCtx, tmp_path: Path,
+                                                      cache: Any) -> None:
+    from sanacloud.workers.inference.task import sweep
+
+    endpoint_id = promoted_endpoint(client, tenant, lora_checkpoint(tenant, tmp_path, seed=1), idle_timeout_s=30)
+    before = serve(client, tenant, endpoint_id, seed=5)
+    assert sweep(cache) == [] and endpoint_status(endpoint_id) == "ready"  # not idle yet
+    with session_scope() as session:
+        session.execute(update(Endpoint).where(Endpoint.id == endpoint_id).values(
+            last_request_at=utcnow() - timedelta(seconds=31)))
+    assert len(sweep(cache)) == 2 and cache.held_ids() == set()  # the adapter and the base are let go
+    assert endpoint_status(endpoint_id) == "cold"
+    after = serve(client, tenant, endpoint_id, seed=5)  # a cold start
+    assert sum(cache.loads.values()) == 2 and endpoint_status(endpoint_id) == "ready"
+    assert np.array_equal(pixels(client, before["image_urls"][0]), pixels(client, after["image_urls"][0]))
+
+
+def generation_count() -> int:
+    with session_scope() as session:
+        return int(session.scalar(select(func.count()).select_from(Generation)) or 0)
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"prompt": "   "}, "at least 1 character"),
+    ({"prompt": PROMPT, "steps": 0}, "greater than or equal to 1"),
+    ({"prompt": PROMPT, "steps": 101}, "less than or equal to 100"),
+    ({"prompt": PROMPT, "resolution": 100}, "resolution 100 is not supported by sana-tiny"),
+    ({"prompt": PROMPT, "guidance": 50}, "less than or equal to 20"),
+    ({"prompt": PROMPT, "num_images": 9}, "less than or equal to 8"),
+    ({"prompt": PROMPT, "sampler": "ddim"}, "'dpm' or 'euler'"),
+    ({"prompt": PROMPT, "colour": "red"}, "colour"),
+])
+def test_bad_generation_requests_are_refused(client: TestClient, tenant: TenantCtx, body: dict[str, Any],
+                                             message: str) -> None:
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    refused = client.post(f"/v1/endpoints/{endpoint['id']}/generate", json=body, headers=tenant.headers)
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    assert message in refused.text, refused.text
+    assert generation_count() == 0 and endpoint_status(endpoint["id"]) == "cold"
+
+
+def test_other_tenants_endpoints_models_and_generations_are_not_found(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    owner, intruder = make_tenant("owner"), make_tenant("intruder")
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=owner.headers).json()
+    generation = client.post(f"/v1/endpoints/{endpoint['id']}/generate", json={"prompt": PROMPT, "wait": False},
+                             headers=owner.headers).json()
+    for method, url, body in [("POST", f"/v1/endpoints/{endpoint['id']}/generate", {"prompt": PROMPT}),
+                              ("GET", f"/v1/endpoints/{endpoint['id']}", None),
+                              ("PATCH", f"/v1/endpoints/{endpoint['id']}", {"name": "x"}),
+                              ("DELETE", f"/v1/endpoints/{endpoint['id']}", None),
+                              ("GET", f"/v1/generations/{generation['id']}", None)]:
+        response = client.request(method, url, json=body, headers=intruder.headers)
+        assert response.status_code == 404 and "does not exist" in response.json()["detail"], (method, url)
+    assert generation_count() == 1
+
+
+def test_deleted_models_and_models_in_use(client: TestClient, tenant: TenantCtx, tmp_path: Path) -> None:
+    checkpoint = lora_checkpoint(tenant, tmp_path, seed=1)
+    model = client.post(f"/v1/checkpoints/{checkpoint}/promote", json={"name": "m"}, headers=tenant.headers).json()
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": model["id"]}, headers=tenant.headers).json()
+    in_use = client.delete(f"/v1/models/{model['id']}", headers=tenant.headers)
+    assert in_use.status_code == 409 and endpoint["id"] in in_use.json()["detail"]
+    assert client.delete(f"/v1/endpoints/{endpoint['id']}", headers=tenant.headers).status_code == 204
+    assert client.delete(f"/v1/models/{model['id']}", headers=tenant.headers).status_code == 204
+    assert list(get_object_store().list(f"tenants/{tenant.id}/models/")) == []
+    gone = client.post("/v1/endpoints", json={"name": "ep", "model": model["id"]}, headers=tenant.headers)
+    assert gone.status_code == 404 and "does not exist" in gone.json()["detail"]
+
+
+def test_rate_limit_and_quota_refuse_with_reasons(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    tenant = make_tenant("acme", nominal_gpus=1)
+    limited = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny", "rate_limit_per_minute": 1},
+                          headers=tenant.headers).json()
+    ask = {"prompt": PROMPT, "wait": False}
+    assert client.post(f"/v1/endpoints/{limited['id']}/generate", json=ask, headers=tenant.headers).status_code == 202
+    refused = client.post(f"/v1/endpoints/{limited['id']}/generate", json=ask, headers=tenant.headers)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] and "1 generations per minute" in refused.text
+    # The first endpoint now holds the tenant's only GPU: a second, cold one cannot start.
+    other = client.post("/v1/endpoints", json={"name": "ep2", "model": "sana-tiny"}, headers=tenant.headers).json()
+    full = client.post(f"/v1/endpoints/{other['id']}/generate", json=ask, headers=tenant.headers)
+    assert full.status_code == 503 and "quota" in full.json()["detail"]
+    assert generation_count() == 1
