@@ -23,7 +23,7 @@ from sanacloud.platform.db.models import Endpoint, Generation, GpuPool, Job, Mod
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import InvalidInput, NotFound, TooManyRequests, Unavailable
 from sanacloud.platform.scheduler.admission import HOLDING, lock_pool
-from sanacloud.platform.serving.generations import WARM, EndpointStatus
+from sanacloud.platform.serving.generations import WARM, EndpointStatus, serving_key, warm_gpus
 from sanacloud.platform.storage import ObjectStore, tenant_key
 
 POLL_S = 0.1
@@ -85,7 +85,7 @@ def generate(session: Session, *, actor: TenantPrincipal, endpoint_id: str,
     assert pool is not None
     endpoint = get(session, actor=actor, endpoint_id=endpoint_id, for_update=True)
     if endpoint.status not in WARM:
-        _reserve_gpu(session, endpoint, pool)
+        _reserve_gpu(session, endpoint, model, pool)
     generation = Generation(tenant_id=actor.tenant_id, endpoint_id=endpoint.id, status="pending", params=params)
     session.add(generation)
     endpoint.last_request_at = utcnow()
@@ -145,21 +145,20 @@ def _enforce_rate_limit(session: Session, endpoint: Endpoint) -> None:
                               "minute; try again shortly", retry_after_s=10)
 
 
-def _reserve_gpu(session: Session, endpoint: Endpoint, pool: GpuPool) -> None:
-    """A cold endpoint takes one GPU of its pool, within capacity and the tenant's quota."""
-    def held(*tenant: str) -> int:
-        jobs = select(func.coalesce(func.sum(Job.gpus), 0)).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
-        warm = select(func.count()).select_from(Endpoint).where(Endpoint.pool_id == pool.id,
-                                                                Endpoint.status.in_(WARM))
-        if tenant:
-            jobs, warm = jobs.where(Job.tenant_id == tenant[0]), warm.where(Endpoint.tenant_id == tenant[0])
-        return int(session.scalar(jobs) or 0) + int(session.scalar(warm) or 0)
-
-    quota = session.scalar(select(Quota).where(Quota.tenant_id == endpoint.tenant_id, Quota.pool_id == pool.id))
-    limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
-    if held(endpoint.tenant_id) + 1 > limit:
-        raise Unavailable(f"starting endpoint {endpoint.id!r} needs a GPU, but your quota on pool {pool.name!r} "
-                          f"({limit} GPUs) is in use by your jobs and endpoints")
-    if held() + 1 > pool.capacity_gpus:
-        raise Unavailable(f"no GPU of pool {pool.name!r} is free to start endpoint {endpoint.id!r}; try again later")
+def _reserve_gpu(session: Session, endpoint: Endpoint, model: Model, pool: GpuPool) -> None:
+    """A cold endpoint needs its model held: free if the tenant already holds it for another warm
+    endpoint (its LoRAs share the base), else one more GPU within capacity and the tenant's quota."""
+    serving = warm_gpus(session, pool.id)
+    key = serving_key(model)
+    if (endpoint.tenant_id, key) not in serving:
+        jobs = select(Job.tenant_id, Job.gpus).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
+        held = [(tenant, gpus) for tenant, gpus in session.execute(jobs)] + [(tenant, 1) for tenant, _ in serving]
+        quota = session.scalar(select(Quota).where(Quota.tenant_id == endpoint.tenant_id, Quota.pool_id == pool.id))
+        limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
+        if sum(gpus for tenant, gpus in held if tenant == endpoint.tenant_id) + 1 > limit:
+            raise Unavailable(f"starting endpoint {endpoint.id!r} needs a GPU, but your quota on pool {pool.name!r} "
+                              f"({limit} GPUs) is in use by your jobs and endpoints")
+        if sum(gpus for _, gpus in held) + 1 > pool.capacity_gpus:
+            raise Unavailable(f"no GPU of pool {pool.name!r} is free to start endpoint {endpoint.id!r}; "
+                              "try again later")
     endpoint.status, endpoint.error, endpoint.updated_at = EndpointStatus.LOADING, None, utcnow()

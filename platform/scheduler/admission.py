@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
-from sanacloud.platform.db.models import Endpoint, GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
+from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
 from sanacloud.platform.jobs.states import JobStatus, transition
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.usage import recent_usage
-from sanacloud.platform.serving.generations import WARM
+from sanacloud.platform.serving.generations import warm_gpus
 from sanacloud.platform.settings import get_settings
 
 HOLDING = (JobStatus.ADMITTED, JobStatus.RUNNING)
@@ -64,9 +64,8 @@ def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
         select(Job.id, Job.tenant_id, Job.gpus, Job.priority).join(Tenant, Tenant.id == Job.tenant_id)
         .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED, Tenant.status == TenantStatus.ACTIVE)
         .order_by(Job.created_at, Job.id)).all()
-    # A loaded endpoint holds one GPU of its pool; it is never a borrower, so never preempted.
-    endpoints = session.execute(select(Endpoint.id, Endpoint.tenant_id).where(
-        Endpoint.pool_id == pool.id, Endpoint.status.in_(WARM)).order_by(Endpoint.id)).all()
+    # A model held for warm endpoints takes one GPU of the pool; it is never a borrower, so never preempted.
+    serving = warm_gpus(session, pool.id)
     quotas = {q.tenant_id: policy.Quota(nominal=q.nominal_gpus, borrowing_limit=q.borrowing_limit_gpus)
               for q in session.scalars(select(Quota).where(Quota.pool_id == pool.id))}
     weights = {tenant: weight for tenant, weight in session.execute(
@@ -77,7 +76,7 @@ def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
         held=[policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, borrowed=row.borrowed,
                           draining=row.preempt_requested_at is not None, priority=row.priority, admitted_seq=seq)
               for seq, row in enumerate(held)]
-        + [policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=1, borrowed=False) for row in endpoints],
+        + [policy.Held(job_id=f"serving:{key}", tenant_id=tenant, gpus=1, borrowed=False) for tenant, key in serving],
         waiting=[policy.Waiting(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, priority=row.priority,
                                 created_seq=seq) for seq, row in enumerate(waiting)])
 

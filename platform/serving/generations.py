@@ -54,6 +54,19 @@ class Request:
     queued_s: float
 
 
+def serving_key(model: Model) -> str:
+    """What a worker holds in memory for this model: the base (shared by its LoRAs) or a full fine-tune."""
+    return model.id if model.kind == "full" else (model.base_model_id or model.id)
+
+
+def warm_gpus(session: Session, pool_id: str) -> list[tuple[str, str]]:
+    """(tenant, serving key) of every model held for a warm endpoint in the pool: one GPU each.
+    A tenant's endpoints on one base share its GPU, as they share the loaded base."""
+    rows = session.execute(select(Endpoint.tenant_id, Model).join(Model, Model.id == Endpoint.model_id)
+                           .where(Endpoint.pool_id == pool_id, Endpoint.status.in_(WARM)))
+    return sorted({(tenant_id, serving_key(model)) for tenant_id, model in rows})
+
+
 def served_model(session: Session, model: Model) -> ServedModel:
     base = session.get_one(Model, model.base_model_id) if model.base_model_id else model
     return ServedModel(model_id=model.id, kind=model.kind, family=model.family, uri=model.uri,

@@ -1,14 +1,17 @@
-"""Training through the real platform processes: the API, a maintenance worker with beat (the
-scheduler's tick), and training workers (`--pool solo`) on PostgreSQL, Redis and S3 (moto).
+"""Training and serving through the real platform processes: the API, a maintenance worker with
+beat (the scheduler's tick), training workers and an inference worker (`--pool solo`) on
+PostgreSQL, Redis and S3 (moto).
 
 A LoRA job and a full (DeepSpeed ZeRO-2, two processes under torchrun) job on sana-tiny run to
 the end with checkpoints and sample images; a training worker killed with SIGKILL mid-run is
 replaced, and the job resumes from its last checkpoint on the new worker with no checkpoint lost
-or recorded twice.
+or recorded twice. A checkpoint is promoted and served by an endpoint: generate answers with a
+PNG of the requested size, and the same seed gives the same image.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -79,6 +82,8 @@ def cluster(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_healthy(url, api, logs / "api.log")
         stack.enter_context(running([SANACLOUD, "worker", "--queues", "maintenance"], env, logs / "maintenance.log"))
         stack.enter_context(running([SANACLOUD, "beat"], env, logs / "beat.log"))
+        stack.enter_context(running([SANACLOUD, "worker", "--queues", f"infer.{POOL}", "--pool", "solo",
+                                     "--hostname", "infer@%h"], env, logs / "infer.log"))
         admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30)
         tenant = admin.post("/v1/admin/tenants", json={"name": "acme"}).json()
         admin.put(f"/v1/admin/pools/{POOL}", json={"gpu_type": "cpu", "capacity_gpus": 2}).raise_for_status()
@@ -208,3 +213,28 @@ def test_full_training_with_deepspeed_as_a_job(cluster: Cluster, dataset: str) -
     assert [c["step"] for c in checkpoints] == [2, 4]
     start = next(e for e in all_events(cluster, job_id) if e["type"] == "start")
     assert start["payload"]["job_type"] == "full" and start["payload"]["world_size"] == 2
+
+
+def test_promoted_checkpoint_is_served_by_an_endpoint(cluster: Cluster, dataset: str) -> None:
+    job_id = submit(cluster, {"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny", "hyperparameters": {
+        "steps": 4, "checkpoint_interval": 4, "batch_size": 2, "resolution": 64, "validation_prompts": ["a"]}})
+    wait_until(cluster, job_id, lambda job: job["status"] == "succeeded")
+    [checkpoint] = cluster.http.get(f"/v1/jobs/{job_id}/checkpoints").json()
+    model = cluster.http.post(f"/v1/checkpoints/{checkpoint['id']}/promote", json={"name": "shapes-lora"}).json()
+    assert model["kind"] == "lora" and model["source_checkpoint_id"] == checkpoint["id"]
+    assert cluster.http.delete(f"/v1/jobs/{job_id}").status_code == 204  # the model keeps its own copy
+    endpoint = cluster.http.post("/v1/endpoints", json={"name": "shapes", "model": model["id"],
+                                                        "defaults": {"steps": 10}}).json()
+    assert endpoint["status"] == "cold"
+
+    ask = {"prompt": "a red circle on a blue background", "seed": 42, "resolution": 128, "timeout_s": 120}
+    first = cluster.http.post(f"/v1/endpoints/{endpoint['id']}/generate", json=ask, timeout=150)
+    assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
+    assert first.json()["params"]["steps"] == 10 and first.json()["timings"]["load_s"] > 0
+    again = cluster.http.post(f"/v1/endpoints/{endpoint['id']}/generate", json=ask, timeout=150).json()
+    images = [httpx.get(answer["image_urls"][0], timeout=30).content for answer in (first.json(), again)]
+    assert images[0].startswith(b"\x89PNG") and images[0] == images[1]  # same seed, same PNG
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(images[0])).size == (128, 128)
+    assert cluster.http.get(f"/v1/endpoints/{endpoint['id']}").json()["status"] == "ready"

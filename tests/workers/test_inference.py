@@ -212,16 +212,35 @@ def test_deleted_models_and_models_in_use(client: TestClient, tenant: TenantCtx,
     assert gone.status_code == 404 and "does not exist" in gone.json()["detail"]
 
 
-def test_rate_limit_and_quota_refuse_with_reasons(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
-    tenant = make_tenant("acme", nominal_gpus=1)
+def test_rate_limit_refuses_with_retry_after(client: TestClient, tenant: TenantCtx) -> None:
     limited = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny", "rate_limit_per_minute": 1},
                           headers=tenant.headers).json()
     ask = {"prompt": PROMPT, "wait": False}
     assert client.post(f"/v1/endpoints/{limited['id']}/generate", json=ask, headers=tenant.headers).status_code == 202
     refused = client.post(f"/v1/endpoints/{limited['id']}/generate", json=ask, headers=tenant.headers)
     assert refused.status_code == 429 and refused.headers["Retry-After"] and "1 generations per minute" in refused.text
-    # The first endpoint now holds the tenant's only GPU: a second, cold one cannot start.
-    other = client.post("/v1/endpoints", json={"name": "ep2", "model": "sana-tiny"}, headers=tenant.headers).json()
-    full = client.post(f"/v1/endpoints/{other['id']}/generate", json=ask, headers=tenant.headers)
-    assert full.status_code == 503 and "quota" in full.json()["detail"]
     assert generation_count() == 1
+
+
+def test_serving_counts_against_the_gpu_quota(client: TestClient, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.helpers import lora_job, ready_dataset, submit
+
+    tenant = make_tenant("acme", nominal_gpus=1)
+    base = client.post("/v1/endpoints", json={"name": "base", "model": "sana-tiny"}, headers=tenant.headers).json()
+    model = client.post(f"/v1/checkpoints/{lora_checkpoint(tenant, tmp_path, seed=1)}/promote", json={"name": "m"},
+                        headers=tenant.headers).json()
+    lora = client.post("/v1/endpoints", json={"name": "lora", "model": model["id"]}, headers=tenant.headers).json()
+    ask = {"prompt": PROMPT, "wait": False}
+    job = submit(client, tenant, lora_job(ready_dataset(client, tenant, images=1))).json()
+    assert job["status"] == "admitted"  # the tenant's only GPU
+    full = client.post(f"/v1/endpoints/{base['id']}/generate", json=ask, headers=tenant.headers)
+    assert full.status_code == 503 and "quota on pool 'gpu' (1 GPUs) is in use" in full.json()["detail"]
+    assert generation_count() == 0 and endpoint_status(base["id"]) == "cold"
+
+    client.post(f"/v1/jobs/{job['id']}/cancel", headers=tenant.headers)
+    for endpoint in (base, lora):  # a LoRA shares its base's GPU: both start within one GPU of quota
+        assert client.post(f"/v1/endpoints/{endpoint['id']}/generate", json=ask,
+                           headers=tenant.headers).status_code == 202
+        assert endpoint_status(endpoint["id"]) == "loading"
+    waiting = submit(client, tenant, lora_job(ready_dataset(client, tenant, images=1))).json()
+    assert waiting["status"] == "queued"  # the GPU is serving
