@@ -72,5 +72,4 @@ def test_a_fine_tuned_concept_shows_up_in_the_served_images(tmp_path: Path) -> N
         base = http.post("/v1/endpoints", json={"name": "base", "model": "sana-tiny"}).json()
 
         before, after = pink_shown(http, base["id"]), pink_shown(http, tuned["id"])
-        print(json.dumps({"pink_shown_base": before, "pink_shown_lora": after}))
         assert before <= 0.1 and after >= 0.5, (before, after)

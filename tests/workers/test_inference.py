@@ -244,3 +244,22 @@ def test_serving_counts_against_the_gpu_quota(client: TestClient, make_tenant, t
         assert endpoint_status(endpoint["id"]) == "loading"
     waiting = submit(client, tenant, lora_job(ready_dataset(client, tenant, images=1))).json()
     assert waiting["status"] == "queued"  # the GPU is serving
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_compatible_waiting_requests_are_sampled_in_one_batch(client: TestClient, tenant: TenantCtx,
+                                                              cache: Any) -> None:
+    from sanacloud.workers.inference.task import generate as task
+
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    asks = [{"prompt": PROMPT, "seed": 11, "wait": False}, {"prompt": "a green ring on a black background",
+            "seed": 12, "num_images": 2, "wait": False}, {"prompt": PROMPT, "seed": 11, "steps": 5, "wait": False}]
+    ids = [client.post(f"/v1/endpoints/{endpoint['id']}/generate", json=ask, headers=tenant.headers).json()["id"]
+           for ask in asks]
+    assert task(ids[0]) == ids[:2]  # the third asks for other steps: not compatible
+    assert task(ids[1]) is None  # already served with the first
+    done = [client.get(f"/v1/generations/{i}", headers=tenant.headers).json() for i in ids[:2]]
+    assert [d["status"] for d in done] == ["succeeded"] * 2 and [len(d["image_urls"]) for d in done] == [1, 2]
+    assert all(d["timings"]["batch_images"] == 3 for d in done)
+    assert np.abs(pixels(client, done[0]["image_urls"][0]) - alone(None, 11)).max() <= 3  # as if alone
+    assert task(ids[2]) == [ids[2]]
