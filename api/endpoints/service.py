@@ -61,8 +61,9 @@ def list_endpoints(session: Session, *, actor: TenantPrincipal,
 def update(session: Session, *, actor: TenantPrincipal, endpoint_id: str, body: schemas.EndpointUpdate) -> Endpoint:
     endpoint = get(session, actor=actor, endpoint_id=endpoint_id, for_update=True)
     changes = {field: value for field, value in body.model_dump(exclude_unset=True).items() if value is not None}
-    if body.defaults is not None:
-        _check_resolution(session.get_one(Model, endpoint.model_id), body.defaults.resolution)
+    if body.defaults is not None:  # merged: fields not given keep their values
+        changes["defaults"] = {**endpoint.defaults, **body.defaults.model_dump(exclude_unset=True)}
+        _check_resolution(session.get_one(Model, endpoint.model_id), changes["defaults"]["resolution"])
     for field, value in changes.items():
         setattr(endpoint, field, value)
     endpoint.updated_at = utcnow()

@@ -71,6 +71,32 @@ def lora_checkpoint(tenant: TenantCtx, folder: Path, seed: int) -> str:
         return checkpoint.id
 
 
+def full_checkpoint(tenant: TenantCtx, folder: Path) -> tuple[str, Path]:
+    """A finished full-training job whose checkpoint holds a changed sana-tiny transformer."""
+    sana = load(WEIGHTS, SPEC)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for param in sana.transformer.parameters():
+            param.add_(torch.randn_like(param) * 0.02)
+    sana.transformer.save_pretrained(folder / "transformer", safe_serialization=True)
+    with session_scope() as session:
+        base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
+        pool = session.scalars(select(GpuPool)).first()
+        assert pool is not None
+        job = Job(tenant_id=tenant.id, name="j", type="full", status="succeeded", base_model_id=base.id,
+                  pool_id=pool.id, requested={}, hyperparameters={})
+        session.add(job)
+        session.flush()
+        prefix = f"tenants/{tenant.id}/jobs/{job.id}/checkpoints/step-000010/"
+        for path in (folder / "transformer").iterdir():
+            get_object_store().put_bytes(prefix + "transformer/" + path.name, path.read_bytes())
+        get_object_store().put_bytes(prefix + "trainer.pt", b"not served")
+        checkpoint = Checkpoint(job_id=job.id, tenant_id=tenant.id, step=10, object_prefix=prefix, metrics={})
+        session.add(checkpoint)
+        session.flush()
+        return checkpoint.id, folder / "transformer"
+
+
 def promoted_endpoint(client: TestClient, tenant: TenantCtx, checkpoint_id: str, **settings: Any) -> str:
     model = client.post(f"/v1/checkpoints/{checkpoint_id}/promote", json={"name": "mine"}, headers=tenant.headers)
     assert model.status_code == 201, model.text
@@ -125,6 +151,23 @@ def test_promote_serve_and_same_seed_same_image(client: TestClient, tenant: Tena
     assert np.array_equal(pixels(client, first["image_urls"][0]), pixels(client, again["image_urls"][0]))
     assert again["timings"]["load_s"] < first["timings"]["load_s"]  # warm: the model stayed loaded
     assert np.abs(pixels(client, again["image_urls"][0]) - alone(tmp_path / "lora-1", 7)).max() <= 3
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_a_full_fine_tune_is_served_with_its_own_transformer(client: TestClient, tenant: TenantCtx, tmp_path: Path,
+                                                             cache: Any) -> None:
+    from diffusers import SanaTransformer2DModel
+
+    checkpoint_id, transformer = full_checkpoint(tenant, tmp_path)
+    endpoint_id = promoted_endpoint(client, tenant, checkpoint_id)
+    stored = [info.key for info in get_object_store().list(f"tenants/{tenant.id}/models/")]
+    assert stored and all("/transformer/" in key for key in stored)  # the weights, not the optimizer state
+    served = pixels(client, serve(client, tenant, endpoint_id, seed=9)["image_urls"][0])
+    sana = load(WEIGHTS, SPEC)
+    sana.transformer = SanaTransformer2DModel.from_pretrained(transformer).eval()
+    expected = np.asarray(generate(make_pipeline(sana), sana, [PROMPT], seeds=[9], steps=20)[0], dtype=int)
+    assert np.abs(served - expected).max() <= 3
+    assert np.abs(served - alone(None, 9)).mean() > 2  # not the base's image
 
 
 @pytest.mark.usefixtures("worker_settings")
@@ -263,3 +306,36 @@ def test_compatible_waiting_requests_are_sampled_in_one_batch(client: TestClient
     assert all(d["timings"]["batch_images"] == 3 for d in done)
     assert np.abs(pixels(client, done[0]["image_urls"][0]) - alone(None, 11)).max() <= 3  # as if alone
     assert task(ids[2]) == [ids[2]]
+
+
+@pytest.mark.usefixtures("worker_settings")
+def test_an_endpoint_whose_model_cannot_load_fails_with_the_reason(client: TestClient, tenant: TenantCtx,
+                                                                   tmp_path: Path, cache: Any) -> None:
+    from sanacloud.workers.inference.task import generate as task
+
+    endpoint_id = promoted_endpoint(client, tenant, lora_checkpoint(tenant, tmp_path, seed=1))
+    get_object_store().delete_prefix(f"tenants/{tenant.id}/models/")  # the weights are gone from storage
+    asked = client.post(f"/v1/endpoints/{endpoint_id}/generate", json={"prompt": PROMPT, "wait": False},
+                        headers=tenant.headers).json()
+    assert task(asked["id"]) == [asked["id"]]
+    failed = client.get(f"/v1/generations/{asked['id']}", headers=tenant.headers).json()
+    assert failed["status"] == "failed" and "nothing stored under" in failed["error"] and failed["image_urls"] == []
+    endpoint = client.get(f"/v1/endpoints/{endpoint_id}", headers=tenant.headers).json()
+    assert endpoint["status"] == "failed" and "loading the model failed" in endpoint["error"]
+
+
+def test_endpoints_are_listed_and_updated(client: TestClient, tenant: TenantCtx) -> None:
+    created = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    assert created["defaults"] == {"steps": 20, "guidance": 4.5, "resolution": None, "sampler": "dpm"}
+    changed = client.patch(f"/v1/endpoints/{created['id']}", headers=tenant.headers, json={
+        "idle_timeout_s": 60, "defaults": {"steps": 12, "sampler": "euler", "resolution": 64}}).json()
+    assert changed["defaults"]["guidance"] == 4.5  # kept: PATCH merges the defaults
+    assert changed["idle_timeout_s"] == 60 and changed["defaults"]["sampler"] == "euler"
+    bad = client.patch(f"/v1/endpoints/{created['id']}", json={"defaults": {"resolution": 100}},
+                       headers=tenant.headers)
+    assert bad.status_code == 422 and "resolution 100" in bad.json()["detail"]
+    listed = client.get("/v1/endpoints", headers=tenant.headers).json()["items"]
+    assert [e["id"] for e in listed] == [created["id"]] and listed[0]["defaults"]["steps"] == 12
+    asked = client.post(f"/v1/endpoints/{created['id']}/generate", json={"prompt": PROMPT, "wait": False},
+                        headers=tenant.headers).json()
+    assert (asked["params"]["steps"], asked["params"]["sampler"], asked["params"]["resolution"]) == (12, "euler", 64)
