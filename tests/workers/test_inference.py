@@ -52,23 +52,29 @@ def lora_file(folder: Path, seed: int) -> Path:
     return export_lora(sana.transformer, folder)
 
 
-def lora_checkpoint(tenant: TenantCtx, folder: Path, seed: int) -> str:
-    """A finished LoRA job of the tenant with one checkpoint holding `lora_file(seed)`."""
-    path = lora_file(folder / f"lora-{seed}", seed)
+def finished_job_checkpoint(tenant: TenantCtx, job_type: str, files: dict[str, bytes]) -> str:
+    """A finished job of the tenant on sana-tiny with one checkpoint holding `files` (name: bytes)."""
     with session_scope() as session:
         base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
         pool = session.scalars(select(GpuPool)).first()
         assert pool is not None
-        job = Job(tenant_id=tenant.id, name="j", type="lora", status="succeeded", base_model_id=base.id,
+        job = Job(tenant_id=tenant.id, name="j", type=job_type, status="succeeded", base_model_id=base.id,
                   pool_id=pool.id, requested={}, hyperparameters={})
         session.add(job)
         session.flush()
         prefix = f"tenants/{tenant.id}/jobs/{job.id}/checkpoints/step-000010/"
-        get_object_store().put_bytes(prefix + path.name, path.read_bytes())
+        for name, data in files.items():
+            get_object_store().put_bytes(prefix + name, data)
         checkpoint = Checkpoint(job_id=job.id, tenant_id=tenant.id, step=10, object_prefix=prefix, metrics={})
         session.add(checkpoint)
         session.flush()
         return checkpoint.id
+
+
+def lora_checkpoint(tenant: TenantCtx, folder: Path, seed: int) -> str:
+    """A finished LoRA job whose checkpoint holds `lora_file(seed)`."""
+    path = lora_file(folder / f"lora-{seed}", seed)
+    return finished_job_checkpoint(tenant, "lora", {path.name: path.read_bytes()})
 
 
 def full_checkpoint(tenant: TenantCtx, folder: Path) -> tuple[str, Path]:
@@ -78,23 +84,10 @@ def full_checkpoint(tenant: TenantCtx, folder: Path) -> tuple[str, Path]:
     with torch.no_grad():
         for param in sana.transformer.parameters():
             param.add_(torch.randn_like(param) * 0.02)
-    sana.transformer.save_pretrained(folder / "transformer", safe_serialization=True)
-    with session_scope() as session:
-        base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
-        pool = session.scalars(select(GpuPool)).first()
-        assert pool is not None
-        job = Job(tenant_id=tenant.id, name="j", type="full", status="succeeded", base_model_id=base.id,
-                  pool_id=pool.id, requested={}, hyperparameters={})
-        session.add(job)
-        session.flush()
-        prefix = f"tenants/{tenant.id}/jobs/{job.id}/checkpoints/step-000010/"
-        for path in (folder / "transformer").iterdir():
-            get_object_store().put_bytes(prefix + "transformer/" + path.name, path.read_bytes())
-        get_object_store().put_bytes(prefix + "trainer.pt", b"not served")
-        checkpoint = Checkpoint(job_id=job.id, tenant_id=tenant.id, step=10, object_prefix=prefix, metrics={})
-        session.add(checkpoint)
-        session.flush()
-        return checkpoint.id, folder / "transformer"
+    transformer = folder / "transformer"
+    sana.transformer.save_pretrained(transformer, safe_serialization=True)
+    files = {f"transformer/{path.name}": path.read_bytes() for path in transformer.iterdir()}
+    return finished_job_checkpoint(tenant, "full", {**files, "trainer.pt": b"not served"}), transformer
 
 
 def promoted_endpoint(client: TestClient, tenant: TenantCtx, checkpoint_id: str, **settings: Any) -> str:
