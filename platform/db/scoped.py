@@ -1,4 +1,5 @@
-"""Tenant-scoped lookups: a row of another tenant is indistinguishable from a missing one."""
+"""Row lookups: tenant-scoped ones (a row of another tenant is indistinguishable from a missing
+one), and rows locked for update."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def get_owned(session: Session, model: type[M], object_id: str, *, tenant_id: st
     if row is None:
         raise NotFound.of(kind, object_id)
     return row  # type: ignore[no-any-return]
+
+
+def locked(session: Session, model: type[M], object_id: str) -> M | None:
+    """The row with `object_id`, locked FOR UPDATE and refreshed (it may have changed since this
+    session last read it); None when it does not exist."""
+    cls: Any = model
+    return session.scalar(
+        select(cls).where(cls.id == object_id).with_for_update().execution_options(populate_existing=True))

@@ -20,6 +20,7 @@ from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
+from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.states import JobStatus, transition
 from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
@@ -66,19 +67,14 @@ class Outcome(StrEnum):
     PREEMPTED = "preempted"
 
 
-def _locked(session: Session, job_id: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.id == job_id).with_for_update()
-                          .execution_options(populate_existing=True))
-
-
 def _current(session: Session, job_id: str, attempt: int) -> Job | None:
-    job = _locked(session, job_id)
+    job = locked(session, Job, job_id)
     return job if job is not None and job.attempt == attempt and job.status == JobStatus.RUNNING else None
 
 
 def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunContext | None:
     """Start the attempt (admitted → running); None when the task is stale or the job gone."""
-    job = _locked(session, job_id)
+    job = locked(session, Job, job_id)
     if job is None or job.attempt != attempt or job.status != JobStatus.ADMITTED:
         return None
     if job.dataset_id is None:  # its GPUs are given out again at the next tick
@@ -192,7 +188,7 @@ def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:
     stale = session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < deadline)).all()
     requeued = []
     for job_id in stale:
-        job = _locked(session, job_id)
+        job = locked(session, Job, job_id)
         if job is None or job.status != JobStatus.RUNNING or job.heartbeat_at is None or job.heartbeat_at >= deadline:
             continue
         stop_billing(session, job, job.heartbeat_at)  # bill up to the last sign of life

@@ -23,6 +23,7 @@ from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
+from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.states import JobStatus, transition
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.usage import recent_usage
@@ -82,8 +83,7 @@ def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
 
 
 def _locked(session: Session, job_id: str) -> Job:
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update().execution_options(
-        populate_existing=True))
+    job = locked(session, Job, job_id)
     assert job is not None, job_id  # jobs are never deleted while their pool is locked
     return job
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Endpoint, Generation, Model
+from sanacloud.platform.db.scoped import locked
 
 BATCH_KEYS = ("steps", "guidance", "resolution", "sampler", "negative_prompt")
 
@@ -75,7 +76,7 @@ def served_model(session: Session, model: Model) -> ServedModel:
 
 def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tuple[ServedModel, list[Request]] | None:
     """Take this pending generation and compatible pending ones (up to `max_images` images)."""
-    first = _locked(session, generation_id)
+    first = locked(session, Generation, generation_id)
     if first is None or first.status != "pending":
         return None
     model = session.get_one(Model, session.get_one(Endpoint, first.endpoint_id).model_id)
@@ -108,17 +109,12 @@ def mark_endpoints(session: Session, endpoint_ids: set[str], status: EndpointSta
 
 def finish(session: Session, *, generation_id: str, image_keys: list[str], timings: dict[str, float],
            error: str | None = None) -> None:
-    generation = _locked(session, generation_id)
+    generation = locked(session, Generation, generation_id)
     if generation is None:
         return
     generation.status = "failed" if error else "succeeded"
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
     generation.finished_at = utcnow()
-
-
-def _locked(session: Session, generation_id: str) -> Generation | None:
-    return session.scalar(select(Generation).where(Generation.id == generation_id).with_for_update()
-                          .execution_options(populate_existing=True))
 
 
 def cool_abandoned(session: Session, *, grace_s: float) -> list[str]:
