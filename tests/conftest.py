@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from tests.deadlines import time_scale
+
 PG_ADMIN_URL = os.environ.get("SANACLOUD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -55,3 +57,16 @@ def s3_server() -> Iterator[str]:
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limits (the ini default and each test's own mark) follow the time scale."""
+    scale = time_scale()
+    if scale == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker and marker.args else default
+        if limit:
+            item.add_marker(pytest.mark.timeout(limit * scale), append=False)
