@@ -1,0 +1,69 @@
+"""The README's curl tour, run as written against `sanacloud up`, so that it cannot rot.
+
+The block under "## A tour with curl" runs in bash with two lines changed (the key `up` printed,
+and this test's port) and two strictures a reader does not need: every `curl` fails on an HTTP
+error (`--fail-with-body`), and every `jq` fails when its result is null or false (`-e`), so a
+step that silently answers 404 or an empty id stops the tour, and the trace (`set -x`) names it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.deadlines import scaled
+from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_LINE = "KEY=sk_...                                   # printed by `scripts/up.sh`"
+API_LINE = "API=http://127.0.0.1:8000"
+STRICT = """set -euxo pipefail
+curl() { command curl --fail-with-body --show-error "$@"; }
+jq() { command jq -e "$@"; }
+"""
+CLEAN_ENV = {"SANACLOUD_DATABASE_URL": "", "SANACLOUD_STORAGE_BACKEND": "local", "SANACLOUD_BROKER_URL": "",
+             "SANACLOUD_SECRET_KEY": "", "SANACLOUD_MODE": "embedded"}
+
+
+def readme_tour() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## A tour with curl", 1)[1]
+    found = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert found, "the README's tour has no ```bash block"
+    return found.group(1)
+
+
+def test_the_readme_tour_runs_top_to_bottom(tmp_path: Path) -> None:
+    tour = readme_tour()
+    assert KEY_LINE in tour and API_LINE in tour, "the tour's first lines changed; update this test"
+    home, work, port = tmp_path / "home", tmp_path / "work", free_port()
+    home.mkdir()
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")  # the tour runs from a checkout's folder
+    env = {**CLEAN_ENV, "HOME": str(home)}  # the platform's default data dir, as a new user has it
+    log = tmp_path / "up.log"
+
+    with running([SANACLOUD, "up", "--port", str(port)], env, log) as up:
+        wait_healthy(f"http://127.0.0.1:{port}", up, log, timeout_s=scaled(120))
+        wait_for_text(log, "ready.", timeout_s=scaled(120))  # the GPU worker consumes
+        keys = re.findall(r"sk_[A-Za-z0-9_-]+", log.read_text())
+        assert keys, f"`up` printed no API key:\n{log.read_text()[-3000:]}"
+        script = STRICT + tour.replace(KEY_LINE, f"KEY={keys[-1]}").replace(API_LINE, f"API=http://127.0.0.1:{port}")
+        (work / "tour.sh").write_text(script)
+        try:
+            result = subprocess.run(["bash", "tour.sh"], cwd=work, env={**os.environ, **env}, capture_output=True,
+                                    text=True, timeout=scaled(600))
+        except subprocess.TimeoutExpired as stuck:
+            raise AssertionError(f"the tour did not finish in {scaled(600):.0f} s; its output so far:\n"
+                                 f"{stuck.stdout!s}\n{stuck.stderr!s}\nplatform log:\n{log.read_text()[-3000:]}"
+                                 ) from None
+        assert result.returncode == 0, (f"the tour stopped (exit {result.returncode}):\n{result.stdout[-4000:]}\n"
+                                        f"{result.stderr[-3000:]}\nplatform log:\n{log.read_text()[-3000:]}")
+    assert '"status":"succeeded"' in result.stdout.replace(" ", ""), "no generation succeeded"
