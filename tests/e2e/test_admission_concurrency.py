@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import Job, JobEvent
 from tests.conftest import free_port, fresh_pg_database
+from tests.deadlines import scaled
 from tests.e2e.processes import SANACLOUD, running, wait_healthy
 from tests.images import captioned_zip
 
@@ -66,7 +67,8 @@ def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_serv
                 [SANACLOUD, "api", "--host", "127.0.0.1", "--port", str(port)], env, log)), log)
             urls.append(url)
 
-        admin = httpx.Client(base_url=urls[0], headers={"Authorization": f"Bearer {admin_key}"}, timeout=60)
+        admin = httpx.Client(base_url=urls[0], headers={"Authorization": f"Bearer {admin_key}"},
+                             timeout=scaled(60))
         admin.put("/v1/admin/pools/h100", json={"gpu_type": "h100", "capacity_gpus": CAPACITY}).raise_for_status()
         submissions = []
         for index in range(TENANTS):
@@ -77,7 +79,7 @@ def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_serv
                 "name": "k", "email": f"a@t{index}.example.com", "role": "tenant_admin"}).json()["key"]
             headers = {"Authorization": f"Bearer {key}"}
             dataset = httpx.post(f"{urls[0]}/v1/datasets", json={"name": "d"}, headers=headers).json()["id"]
-            httpx.post(f"{urls[0]}/v1/datasets/{dataset}/files", headers=headers, timeout=60,
+            httpx.post(f"{urls[0]}/v1/datasets/{dataset}/files", headers=headers, timeout=scaled(60),
                        files=[("files", ("set.zip", captioned_zip(1)))]).raise_for_status()
             body = {"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny"}
             submissions += [(headers, body)] * JOBS_PER_TENANT
@@ -87,7 +89,7 @@ def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_serv
 
         def submit(request: tuple[str, dict[str, str], dict[str, str]]) -> int:
             url, headers, body = request
-            return httpx.post(f"{url}/v1/jobs", json=body, headers=headers, timeout=120).status_code
+            return httpx.post(f"{url}/v1/jobs", json=body, headers=headers, timeout=scaled(120)).status_code
 
         with ThreadPoolExecutor(max_workers=24) as pool:
             codes = list(pool.map(submit, requests))

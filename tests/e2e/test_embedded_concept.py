@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from PIL import Image
 from sanacloud.model.tiny.judge import concept_adherence
 from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, HELD_OUT_EVAL_SCENES, write_dataset
 from tests.conftest import free_port
+from tests.deadlines import scaled
+from tests.e2e.flow import wait_for_status
 from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
 from tests.e2e.test_embedded_up import CLEAN_ENV
 
@@ -36,10 +37,10 @@ def pink_scenes_zip(folder: Path) -> bytes:
 def pink_shown(http: httpx.Client, endpoint_id: str) -> float:
     images, scenes = [], []
     for scene in PINK:
-        answer = http.post(f"/v1/endpoints/{endpoint_id}/generate", timeout=200, json={
-            "prompt": scene.caption, "seed": 1000, "num_images": 4, "timeout_s": 180}).json()
+        answer = http.post(f"/v1/endpoints/{endpoint_id}/generate", timeout=scaled(320), json={
+            "prompt": scene.caption, "seed": 1000, "num_images": 4, "timeout_s": 300}).json()
         assert answer["status"] == "succeeded", answer
-        images += [Image.open(io.BytesIO(httpx.get(url, timeout=30).content)).convert("RGB")
+        images += [Image.open(io.BytesIO(httpx.get(url, timeout=scaled(30)).content)).convert("RGB")
                    for url in answer["image_urls"]]
         scenes += [scene] * 4
     return concept_adherence(images, scenes, "pink")
@@ -53,7 +54,7 @@ def test_a_fine_tuned_concept_shows_up_in_the_served_images(tmp_path: Path) -> N
         wait_healthy(url, up, log)
         wait_for_text(log, "ready.")
         key = json.loads((data_dir / "credentials.json").read_text())["api_key"]
-        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=scaled(60))
         dataset = http.post("/v1/datasets", json={"name": "pink"}).json()["id"]
         archive = pink_scenes_zip(tmp_path / "pink")
         upload = http.post(f"/v1/datasets/{dataset}/files", files=[("files", ("pink.zip", archive))])
@@ -62,10 +63,7 @@ def test_a_fine_tuned_concept_shows_up_in_the_served_images(tmp_path: Path) -> N
         job = http.post("/v1/jobs", json={"type": "lora", "dataset_id": dataset, "base_model": "sana-tiny",
                                           "hyperparameters": {"steps": 300, "batch_size": 16, "learning_rate": 3e-3,
                                                               "checkpoint_interval": 300}}).json()
-        deadline = time.monotonic() + 600
-        while (job := http.get(f"/v1/jobs/{job['id']}").json())["status"] != "succeeded":
-            assert job["status"] not in ("failed", "cancelled") and time.monotonic() < deadline, job
-            time.sleep(1)
+        job = wait_for_status(http, job["id"], "succeeded", timeout_s=600)
         [checkpoint] = http.get(f"/v1/jobs/{job['id']}/checkpoints").json()
         model = http.post(f"/v1/checkpoints/{checkpoint['id']}/promote", json={"name": "pink"}).json()
         tuned = http.post("/v1/endpoints", json={"name": "pink", "model": model["id"]}).json()

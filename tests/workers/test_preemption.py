@@ -5,7 +5,6 @@ checkpoint once the GPU is free again."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from sanacloud.platform import accounts
 from sanacloud.platform.db.session import session_scope
 from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.deadlines import scaled, wait_until
 from tests.workers.test_training_task import QUICK, events, get_job, run_task
 
 
@@ -29,14 +29,13 @@ def test_borrowed_job_is_preempted_for_a_nominal_tenant_and_resumes(client: Test
     outcome: list[str | None] = []
     worker = threading.Thread(target=lambda: outcome.append(run_task(borrowed["id"])))
     worker.start()
-    deadline = time.monotonic() + 120
-    while get_job(client, lender, borrowed["id"])["step"] < 2:
-        assert time.monotonic() < deadline and worker.is_alive(), "the borrowed job never started"
-        time.sleep(0.2)
+    wait_until(lambda: get_job(client, lender, borrowed["id"])["step"] >= 2 or not worker.is_alive(),
+               what="the borrowed job to train two steps", timeout_s=120)
+    assert worker.is_alive(), f"the borrowed job's task ended early: {outcome}"
 
     nominal = submit(client, owner, lora_job(ready_dataset(client, owner, images=2), hyperparameters=QUICK)).json()
     assert nominal["status"] == "queued"  # the GPU is still held until the borrower has checkpointed
-    worker.join(timeout=60)
+    worker.join(timeout=scaled(60))
     assert outcome == ["preempted"]
     assert get_job(client, owner, nominal["id"])["status"] == "admitted"
     preempted = get_job(client, lender, borrowed["id"])
