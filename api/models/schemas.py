@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from sanacloud.api.schemas import Name, RequestModel, ResponseModel
 
 
@@ -15,6 +17,8 @@ class ModelOut(ResponseModel):
     kind: str
     family: str
     base_model_id: str | None
-    source_checkpoint_id: str | None
+    source_job_id: str | None = Field(description="the job it was promoted from (kept after the job is deleted)")
+    source_checkpoint_id: str | None = Field(description="the checkpoint it was promoted from (kept likewise)")
+    source_step: int | None = Field(description="the training step of that checkpoint")
     status: str
     created_at: datetime

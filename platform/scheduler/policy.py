@@ -14,6 +14,8 @@ per GPU held) / weight, and each admission raises its share. Planning makes two 
    tenant's nominal + borrowing limit is admitted as borrowed.
 
 A job larger than the pool never fits, even with every borrower preempted, so it just waits.
+Every waiting job the plan does not admit gets a Wait: why, and the ids of whoever holds (or was
+just promised) the GPUs it needs, so that a user can see what it waits for.
 Pure and deterministic: the caller loads a PoolState under the pool's lock and applies the Plan.
 """
 
@@ -23,6 +25,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 HOLD_WEIGHT_S: float = 3600.0  # one GPU held now counts as this many GPU-seconds of usage for fair share
 
@@ -74,10 +77,32 @@ class Admission:
     borrowed: bool
 
 
+class WaitKind(StrEnum):
+    LARGER_THAN_POOL = "larger_than_pool"  # needs more GPUs than the pool has
+    QUOTA = "quota"  # its tenant's GPUs and the job's would exceed nominal + borrowing limit
+    CAPACITY = "capacity"  # the GPUs it needs are held, or promised to others in this plan
+    RESERVED = "reserved"  # GPUs are reserved for it: it waits for preempted jobs to stop
+    BEHIND_RESERVATION = "behind_reservation"  # it would borrow, but idle GPUs are reserved for a job within nominal
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Why a waiting job was not admitted. `holders` are ids of held jobs, of jobs admitted in this
+    plan, or of waiting jobs it reserved GPUs for: for QUOTA its tenant's, for CAPACITY the pool's,
+    for RESERVED the stopping jobs it waits for, for BEHIND_RESERVATION the jobs with reservations."""
+
+    job_id: str
+    kind: WaitKind
+    holders: tuple[str, ...]  # sorted
+    free: int  # the pool's idle, unpromised GPUs when it was considered (negative: over capacity)
+    tenant_gpus: int  # GPUs its tenant held or was promised when it was considered
+
+
 @dataclass(frozen=True)
 class Plan:
     admit: tuple[Admission, ...]
     preempt: tuple[str, ...]  # held, borrowed, not yet draining jobs to stop
+    waits: tuple[Wait, ...] = ()  # one for each waiting job not admitted
 
 
 def plan(state: PoolState) -> Plan:
@@ -159,6 +184,26 @@ class _Ledger:
         self.free -= gpus - from_incoming
 
 
+class _Ids:
+    """Job ids, handed out as one sorted tuple that is rebuilt only after a change."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids = list(ids)
+        self._sorted: tuple[str, ...] | None = None
+
+    def add(self, job_id: str) -> None:
+        self._ids.append(job_id)
+        self._sorted = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def sorted(self) -> tuple[str, ...]:
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self._ids))
+        return self._sorted
+
+
 class _Planner:
     """One plan's bookkeeping: what is promised to whom, and which borrowers may still be preempted."""
 
@@ -174,13 +219,23 @@ class _Planner:
         self.admitted: list[Admission] = []
         self.preempted: list[str] = []
         self.borrowers: list[Waiting] = []
-        self.reserved = False
+        # Who holds or was promised GPUs, to name in the waits: the pool's, each tenant's, and the stopping jobs.
+        self.pool_holders = _Ids(job.job_id for job in state.held)
+        self.tenant_holders: defaultdict[str, _Ids] = defaultdict(_Ids)
+        for held in state.held:
+            self.tenant_holders[held.tenant_id].add(held.job_id)
+        self.stopping = _Ids(job.job_id for job in state.held if job.draining)
+        self.reserved_for = _Ids()
+        self.waits: dict[str, Wait] = {}
 
     def run(self) -> Plan:
         _walk_fair(self.state, self.shares, self.state.waiting, self._consider_within_nominal)
-        if not self.reserved:
+        if self.reserved_for:
+            for job in self.borrowers:
+                self._wait_behind_reservation(job)
+        else:
             _walk_fair(self.state, self.shares, self.borrowers, self._consider_borrowing)
-        return Plan(admit=tuple(self.admitted), preempt=tuple(self.preempted))
+        return Plan(admit=tuple(self.admitted), preempt=tuple(self.preempted), waits=tuple(self.waits.values()))
 
     def _consider_within_nominal(self, job: Waiting) -> bool:
         """Pass 1: admit, or make room for, a job within nominal; set any other job aside for pass 2."""
@@ -195,25 +250,37 @@ class _Planner:
 
     def _consider_borrowing(self, job: Waiting) -> bool:
         """Pass 2: admit a job beyond nominal if it fits the idle GPUs and its tenant's borrowing limit."""
-        quota = self._quota(job)
-        if job.gpus <= self.ledger.free and self._tenant_gpus_with(job) <= quota.nominal + quota.borrowing_limit:
+        if self._over_limit(job):
+            self._wait(job, WaitKind.QUOTA, self.tenant_holders[job.tenant_id].sorted())
+        elif job.gpus > self.ledger.free:
+            self._wait(job, WaitKind.CAPACITY, self.pool_holders.sorted())
+        else:
             self._admit(job, borrowed=True)
             return True
         return False
 
+    def _wait_behind_reservation(self, job: Waiting) -> None:
+        if self._over_limit(job):
+            self._wait(job, WaitKind.QUOTA, self.tenant_holders[job.tenant_id].sorted())
+        else:
+            self._wait(job, WaitKind.BEHIND_RESERVATION, self.reserved_for.sorted())
+
     def _make_room(self, job: Waiting) -> None:
         """Preempt other tenants' borrowers for `job` and reserve its GPUs, if that can make it fit."""
         victims = self._victims_for(job)
-        if victims is None:
-            return  # waits without a reservation: smaller jobs behind it may still start
+        if victims is None:  # waits without a reservation: smaller jobs behind it may still start
+            self._wait(job, WaitKind.CAPACITY, self.pool_holders.sorted())
+            return
         for victim in victims:
             self.preempted.append(victim.job_id)
+            self.stopping.add(victim.job_id)
             self.ledger.add_incoming(victim.gpus)
         chosen = set(victims)
         self.preemptible = [held for held in self.preemptible if held not in chosen]
+        self._wait(job, WaitKind.RESERVED, self.stopping.sorted())
         self.ledger.reserve(job.gpus)
-        self.promised_gpus[job.tenant_id] += job.gpus
-        self.reserved = True
+        self._promise(job)
+        self.reserved_for.add(job.job_id)
 
     def _victims_for(self, job: Waiting) -> list[Held] | None:
         shortfall = job.gpus - self.ledger.obtainable
@@ -229,7 +296,22 @@ class _Planner:
     def _admit(self, job: Waiting, *, borrowed: bool) -> None:
         self.admitted.append(Admission(job_id=job.job_id, borrowed=borrowed))
         self.ledger.take_now(job.gpus)
+        self._promise(job)
+
+    def _promise(self, job: Waiting) -> None:
         self.promised_gpus[job.tenant_id] += job.gpus
+        self.pool_holders.add(job.job_id)
+        self.tenant_holders[job.tenant_id].add(job.job_id)
+
+    def _wait(self, job: Waiting, kind: WaitKind, holders: tuple[str, ...]) -> None:
+        if job.gpus > self.state.capacity:  # whatever else is in the way, this is what the user must change
+            kind, holders = WaitKind.LARGER_THAN_POOL, ()
+        tenant_gpus = self.held_gpus[job.tenant_id] + self.promised_gpus[job.tenant_id]
+        self.waits[job.job_id] = Wait(job.job_id, kind, holders, free=self.ledger.free, tenant_gpus=tenant_gpus)
+
+    def _over_limit(self, job: Waiting) -> bool:
+        quota = self._quota(job)
+        return self._tenant_gpus_with(job) > quota.nominal + quota.borrowing_limit
 
     def _tenant_gpus_with(self, job: Waiting) -> int:
         """GPUs the tenant would hold with `job`: held now, promised in this plan, and the job's own."""

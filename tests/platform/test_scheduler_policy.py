@@ -1,7 +1,8 @@
 """The scheduler's policy: examples of each rule, then random histories run through a small pool simulator.
 
 The simulator submits, finishes and drains jobs, changes quotas and the pool's size, and applies each plan
-the way the database layer does. Every plan is checked against capacity, quotas and the preemption rules;
+the way the database layer does. Every plan is checked against capacity, quotas and the preemption rules,
+and every waiting job it does not admit must have a reason naming holders that exist;
 after the pool settles (drain, plan, until a plan is empty) no tenant within its nominal quota may be left
 waiting behind borrowers, and no job that fits may be left waiting.
 """
@@ -23,7 +24,9 @@ from sanacloud.platform.scheduler.policy import (
     Plan,
     PoolState,
     Quota,
+    Wait,
     Waiting,
+    WaitKind,
     fair_order,
     plan,
 )
@@ -48,38 +51,57 @@ def admitted(*job_ids: str, borrowed: bool = False) -> tuple[Admission, ...]:
     return tuple(Admission(job_id, borrowed) for job_id in job_ids)
 
 
+def actions(decided: Plan) -> Plan:
+    """The plan's admissions and preemptions only, to compare with an expected plan."""
+    return Plan(admit=decided.admit, preempt=decided.preempt)
+
+
+def decide(state: PoolState) -> Plan:
+    """`plan`, with its waits checked, reduced to its actions."""
+    decided = plan(state)
+    check_waits(state, decided)
+    return actions(decided)
+
+
+def reasons(state: PoolState) -> dict[str, tuple[WaitKind, tuple[str, ...]]]:
+    """Each waiting job's reason for not being admitted, and the holders it names."""
+    decided = plan(state)
+    check_waits(state, decided)
+    return {wait.job_id: (wait.kind, wait.holders) for wait in decided.waits}
+
+
 # --- examples -----------------------------------------------------------------------------------------------
 
 def test_empty_pool_admits_up_to_its_capacity() -> None:
-    decided = plan(pool_state(4, {"a": Quota(8, 0)}, waiting=queue("a", 6)))
+    decided = decide(pool_state(4, {"a": Quota(8, 0)}, waiting=queue("a", 6)))
     assert decided == Plan(admit=admitted("a0", "a1", "a2", "a3"), preempt=())
 
 
 def test_job_beyond_the_nominal_quota_is_borrowed() -> None:
-    decided = plan(pool_state(4, {"a": Quota(1, 3)}, waiting=queue("a", 2)))
+    decided = decide(pool_state(4, {"a": Quota(1, 3)}, waiting=queue("a", 2)))
     assert decided.admit == (Admission("a0", borrowed=False), Admission("a1", borrowed=True))
 
 
 def test_borrowing_limit_is_respected() -> None:
-    decided = plan(pool_state(8, {"a": Quota(1, 1)}, waiting=queue("a", 4)))
+    decided = decide(pool_state(8, {"a": Quota(1, 1)}, waiting=queue("a", 4)))
     assert decided.admit == (Admission("a0", borrowed=False), Admission("a1", borrowed=True))
 
 
 def test_tenant_absent_from_quotas_gets_nothing() -> None:
-    assert plan(pool_state(8, {}, waiting=queue("a", 1))) == NOTHING
+    assert decide(pool_state(8, {}, waiting=queue("a", 1))) == NOTHING
 
 
 def test_tenant_with_less_recent_usage_goes_first() -> None:
     quotas = {"a": Quota(0, 1), "b": Quota(0, 1)}
     waiting = [*queue("a", 1), *queue("b", 1, first_seq=1)]  # a's job is the older one
-    decided = plan(pool_state(1, quotas, waiting=waiting, usage={"a": 100_000.0}))
+    decided = decide(pool_state(1, quotas, waiting=waiting, usage={"a": 100_000.0}))
     assert decided.admit == admitted("b0", borrowed=True)
 
 
 def test_twice_the_weight_gets_twice_the_gpus() -> None:
     quotas = {"a": Quota(30, 0), "b": Quota(30, 0)}
     waiting = [*queue("a", 40), *queue("b", 40, first_seq=40)]
-    decided = plan(pool_state(30, quotas, waiting=waiting, weights={"a": 2.0, "b": 1.0}))
+    decided = decide(pool_state(30, quotas, waiting=waiting, weights={"a": 2.0, "b": 1.0}))
     assert Counter(admission.job_id[0] for admission in decided.admit) == {"a": 20, "b": 10}
 
 
@@ -96,7 +118,7 @@ def test_within_a_tenant_higher_priority_then_older_goes_first() -> None:
                Waiting("high-old", "a", 1, priority=5, created_seq=1)]
     state = pool_state(1, {"a": Quota(1, 0)}, waiting=waiting)
     assert [job.job_id for job in fair_order(state)] == ["high-old", "high-new", "low"]
-    assert plan(state).admit == admitted("high-old")
+    assert decide(state).admit == admitted("high-old")
 
 
 def test_borrowers_make_room_for_a_tenant_within_its_nominal_quota() -> None:
@@ -106,20 +128,20 @@ def test_borrowers_make_room_for_a_tenant_within_its_nominal_quota() -> None:
             Held("b3", "b", 1, borrowed=True, priority=0, admitted_seq=3),
             Held("b4", "b", 1, borrowed=True, priority=1, admitted_seq=4)]
     waiting = [Waiting("c-job", "c", 1, priority=0, created_seq=0), Waiting("a-job", "a", 3, priority=0, created_seq=1)]
-    decided = plan(pool_state(5, quotas, held=held, waiting=waiting))
+    decided = decide(pool_state(5, quotas, held=held, waiting=waiting))
     # Lowest priority first, the youngest of those first. a-job waits for the idle GPU and the two
     # being freed: c's borrower may not take the idle GPU meanwhile.
     assert decided == Plan(admit=(), preempt=("b3", "b2"))
 
     after_drain = [job for job in held if job.job_id not in decided.preempt]
-    assert plan(pool_state(5, quotas, held=after_drain, waiting=waiting)).admit == admitted("a-job")
+    assert decide(pool_state(5, quotas, held=after_drain, waiting=waiting)).admit == admitted("a-job")
 
 
 def test_reserved_gpus_are_not_taken_by_a_later_job_even_one_within_nominal() -> None:
     quotas = {"a": Quota(3, 0), "b": Quota(0, 3), "c": Quota(1, 0)}
     held = [Held(f"b{i}", "b", 1, borrowed=True, admitted_seq=i) for i in (1, 2, 3)]
     waiting = [*queue("a", 1, gpus=3), *queue("c", 1, first_seq=1)]  # a's turn comes first
-    decided = plan(pool_state(4, quotas, held=held, waiting=waiting))
+    decided = decide(pool_state(4, quotas, held=held, waiting=waiting))
     # a waits for the idle GPU and b3's and b2's; c does not take the idle GPU but makes its own room.
     assert decided == Plan(admit=(), preempt=("b3", "b2", "b1"))
 
@@ -129,13 +151,13 @@ def test_no_borrower_starts_while_a_reservation_waits_not_even_on_a_spare_gpu() 
     held = [Held("b1", "b", 2, borrowed=True, draining=True), Held("b2", "b", 1, borrowed=False)]
     waiting = [*queue("a", 1, gpus=2), *queue("c", 1, first_seq=1)]
     # a's job waits for b1's two GPUs; the idle one stays idle until a's job has started.
-    assert plan(pool_state(4, quotas, held=held, waiting=waiting)) == NOTHING
+    assert decide(pool_state(4, quotas, held=held, waiting=waiting)) == NOTHING
 
 
 def test_a_tenant_does_not_preempt_for_more_than_its_nominal_quota() -> None:
     held = [Held(f"b{i}", "b", 1, borrowed=True, admitted_seq=i) for i in (1, 2, 3, 4)]
     quotas = {"a": Quota(3, 1), "b": Quota(0, 4)}
-    decided = plan(pool_state(4, quotas, held=held, waiting=queue("a", 2, gpus=2)))
+    decided = decide(pool_state(4, quotas, held=held, waiting=queue("a", 2, gpus=2)))
     assert decided == Plan(admit=(), preempt=("b4", "b3"))  # a's second job would borrow: it waits
 
 
@@ -143,33 +165,33 @@ def test_draining_jobs_are_not_preempted_twice() -> None:
     held = [Held("b1", "b", 2, borrowed=True, draining=True, admitted_seq=2),
             Held("b2", "b", 2, borrowed=True, admitted_seq=1)]
     quotas = {"a": Quota(4, 0), "b": Quota(0, 4)}
-    assert plan(pool_state(4, quotas, held=held, waiting=queue("a", 1, gpus=2))) == NOTHING  # b1's GPUs will do
-    assert plan(pool_state(4, quotas, held=held, waiting=queue("a", 1, gpus=4))) == Plan(admit=(), preempt=("b2",))
+    assert decide(pool_state(4, quotas, held=held, waiting=queue("a", 1, gpus=2))) == NOTHING  # b1's GPUs will do
+    assert decide(pool_state(4, quotas, held=held, waiting=queue("a", 1, gpus=4))) == Plan(admit=(), preempt=("b2",))
 
 
 def test_own_borrowed_jobs_are_not_preempted_for_an_own_nominal_job() -> None:
     # a borrowed a1 when its quota was smaller; it is now within nominal but the pool is full.
     held = [Held("a1", "a", 1, borrowed=True), Held("c1", "c", 1, borrowed=False)]
     quotas = {"a": Quota(2, 0), "c": Quota(1, 0)}
-    assert plan(pool_state(2, quotas, held=held, waiting=queue("a", 1, first_seq=5))) == NOTHING
+    assert decide(pool_state(2, quotas, held=held, waiting=queue("a", 1, first_seq=5))) == NOTHING
 
 
 def test_quota_lowered_below_what_is_held_admits_nothing_more_for_that_tenant() -> None:
     held = [Held("a-old", "a", 2, borrowed=False)]
     waiting = [*queue("a", 1), *queue("b", 1, first_seq=1)]
-    decided = plan(pool_state(8, {"a": Quota(1, 0), "b": Quota(0, 8)}, held=held, waiting=waiting))
+    decided = decide(pool_state(8, {"a": Quota(1, 0), "b": Quota(0, 8)}, held=held, waiting=waiting))
     assert decided == Plan(admit=admitted("b0", borrowed=True), preempt=())
 
 
 def test_pool_shrunk_below_what_is_held_admits_nothing() -> None:
     held = [Held("b1", "b", 3, borrowed=False)]
-    assert plan(pool_state(2, {"a": Quota(2, 0), "b": Quota(3, 0)}, held=held, waiting=queue("a", 1))) == NOTHING
+    assert decide(pool_state(2, {"a": Quota(2, 0), "b": Quota(3, 0)}, held=held, waiting=queue("a", 1))) == NOTHING
 
 
 def test_job_larger_than_the_pool_is_skipped_and_preempts_nothing() -> None:
     held = [Held("b1", "b", 2, borrowed=True)]
     waiting = queue("a", 1, gpus=3)
-    assert plan(pool_state(2, {"a": Quota(4, 0), "b": Quota(0, 2)}, held=held, waiting=waiting)) == NOTHING
+    assert decide(pool_state(2, {"a": Quota(4, 0), "b": Quota(0, 2)}, held=held, waiting=waiting)) == NOTHING
 
 
 def test_within_nominal_job_that_cannot_be_served_does_not_block_smaller_ones() -> None:
@@ -178,9 +200,46 @@ def test_within_nominal_job_that_cannot_be_served_does_not_block_smaller_ones() 
                Waiting("a-small", "a", 1, priority=0, created_seq=1),
                Waiting("c-job", "c", 1, priority=0, created_seq=2)]
     quotas = {"a": Quota(4, 0), "b": Quota(2, 0), "c": Quota(0, 1)}
-    decided = plan(pool_state(4, quotas, held=held, waiting=waiting))
+    decided = decide(pool_state(4, quotas, held=held, waiting=waiting))
     # Nothing can free a-big's third GPU, so it reserves nothing and borrowers may use what is idle.
     assert decided == Plan(admit=(Admission("a-small", False), Admission("c-job", True)), preempt=())
+
+
+def test_a_job_waiting_for_capacity_names_every_holder_of_the_pool() -> None:
+    held = [Held("serving:b:base", "b", 1, borrowed=False), Held("c1", "c", 2, borrowed=False)]
+    waiting = [*queue("a", 1, gpus=2)]
+    state = pool_state(4, {"a": Quota(2, 0), "b": Quota(1, 0), "c": Quota(2, 0)}, held=held, waiting=waiting)
+    assert reasons(state) == {"a0": (WaitKind.CAPACITY, ("c1", "serving:b:base"))}
+    assert plan(state).waits[0].free == 1
+
+
+def test_a_job_beyond_its_quota_names_its_tenants_holders_including_this_plans_admissions() -> None:
+    held = [Held("a-old", "a", 1, borrowed=False), Held("b1", "b", 1, borrowed=False)]
+    state = pool_state(8, {"a": Quota(2, 0), "b": Quota(1, 0)}, held=held, waiting=queue("a", 2))
+    assert decide(state).admit == admitted("a0")
+    assert reasons(state) == {"a1": (WaitKind.QUOTA, ("a-old", "a0"))}
+    assert plan(state).waits[0].tenant_gpus == 2
+
+
+def test_a_job_with_a_reservation_names_the_jobs_it_waits_for_and_borrowers_name_it() -> None:
+    quotas = {"a": Quota(3, 0), "b": Quota(0, 5), "c": Quota(0, 2)}
+    held = [Held("b1", "b", 1, borrowed=True, draining=True), Held("b2", "b", 1, borrowed=True, admitted_seq=2),
+            Held("b3", "b", 1, borrowed=True, admitted_seq=3), Held("b4", "b", 1, borrowed=True, admitted_seq=4)]
+    waiting = [Waiting("c-job", "c", 1, priority=0, created_seq=0), Waiting("a-job", "a", 3, priority=0, created_seq=1)]
+    state = pool_state(5, quotas, held=held, waiting=waiting)
+    assert decide(state).preempt == ("b4",)
+    assert reasons(state) == {"a-job": (WaitKind.RESERVED, ("b1", "b4")),
+                              "c-job": (WaitKind.BEHIND_RESERVATION, ("a-job",))}
+
+
+def test_a_job_larger_than_the_pool_says_so_and_names_no_holder() -> None:
+    held = [Held("b1", "b", 2, borrowed=False)]
+    state = pool_state(2, {"a": Quota(4, 0), "b": Quota(2, 0)}, held=held, waiting=queue("a", 1, gpus=3))
+    assert reasons(state) == {"a0": (WaitKind.LARGER_THAN_POOL, ())}
+
+
+def test_a_tenant_without_quota_waits_for_quota_with_no_holder() -> None:
+    assert reasons(pool_state(8, {}, waiting=queue("a", 1))) == {"a0": (WaitKind.QUOTA, ())}
 
 
 # --- the simulator ------------------------------------------------------------------------------------------
@@ -230,7 +289,7 @@ class Pool:
         for admission in decided.admit:
             self.start(self.submitted[admission.job_id], borrowed=admission.borrowed)
         self.held = [replace(job, draining=True) if job.job_id in decided.preempt else job for job in self.held]
-        return decided
+        return actions(decided)
 
     def drain(self, index: int | None = None) -> None:
         """Draining jobs' workers stop (all, or the index-th only); each job queues again as it was submitted."""
@@ -300,7 +359,45 @@ def check_plan(state: PoolState, decided: Plan) -> None:
     if decided.preempt:  # making room for a nominal job: borrowers wait
         assert not any(admission.borrowed for admission in decided.admit)
 
+    check_waits(state, decided)
     assert plan(reversed_state(state)) == decided
+
+
+def check_waits(state: PoolState, decided: Plan) -> None:
+    """Each waiting job not admitted has one reason, and it names holders that exist and fit the reason."""
+    waiting = {job.job_id: job for job in state.waiting}
+    held = {job.job_id: job for job in state.held}
+    admitted_ids = {admission.job_id for admission in decided.admit}
+    reserved = {wait.job_id for wait in decided.waits if wait.kind is WaitKind.RESERVED}
+    assert [wait.job_id for wait in decided.waits if wait.job_id in waiting] == [wait.job_id for wait in decided.waits]
+    assert sorted(wait.job_id for wait in decided.waits) == sorted(waiting.keys() - admitted_ids)
+    for wait in decided.waits:
+        job = waiting[wait.job_id]
+        assert list(wait.holders) == sorted(set(wait.holders))
+        assert set(wait.holders) <= held.keys() | admitted_ids | reserved, f"{wait} names a holder that does not exist"
+        holding = [held[holder] if holder in held else waiting[holder] for holder in wait.holders]
+        check_wait(state, decided, job, wait, holding)
+
+
+def check_wait(state: PoolState, decided: Plan, job: Waiting, wait: Wait, holding: list[Held | Waiting]) -> None:
+    """The reason holds: the job really is blocked that way, and by those holders."""
+    assert (wait.kind is WaitKind.LARGER_THAN_POOL) == (job.gpus > state.capacity)
+    quota = quota_of(state, job.tenant_id)
+    if wait.kind is WaitKind.LARGER_THAN_POOL:
+        assert wait.holders == ()
+    elif wait.kind is WaitKind.QUOTA:  # its tenant's own holders, all of them
+        assert all(holder.tenant_id == job.tenant_id for holder in holding)
+        assert sum(holder.gpus for holder in holding) == wait.tenant_gpus
+        assert wait.tenant_gpus + job.gpus > quota.nominal + quota.borrowing_limit
+    elif wait.kind is WaitKind.CAPACITY:  # holders of at least every GPU that is not free
+        assert job.gpus > wait.free and sum(holder.gpus for holder in holding) >= state.capacity - wait.free
+    elif wait.kind is WaitKind.RESERVED:  # the jobs being stopped for it
+        stopping = {job.job_id for job in state.held if job.draining} | set(decided.preempt)
+        assert wait.holders and set(wait.holders) <= stopping
+    else:  # behind the jobs within nominal that hold reservations
+        assert wait.kind is WaitKind.BEHIND_RESERVATION and wait.holders
+        assert set(wait.holders) <= {other.job_id for other in decided.waits if other.kind is WaitKind.RESERVED}
+        assert wait.tenant_gpus + job.gpus > quota.nominal
 
 
 def check_settled(state: PoolState) -> None:

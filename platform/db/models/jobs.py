@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from sanacloud.platform.db.base import Base, created_at_column, id_column
 
@@ -40,10 +40,19 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None]
     accounted_until: Mapped[datetime | None]
     step: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Why a queued job is not admitted yet, and what holds the GPUs it needs (the scheduler's words).
+    wait_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+    @validates("status")
+    def _forget_wait_reason(self, _key: str, status: str) -> str:
+        """Only a queued job waits: leaving the queue drops the reason."""
+        if status != "queued":
+            self.wait_reason = None
+        return status
 
 
 class JobEvent(Base):

@@ -22,9 +22,11 @@ class Model(Base):
     kind: Mapped[str] = mapped_column(String(16))  # base | lora | full
     family: Mapped[str] = mapped_column(String(63))  # a name from the base-model catalog
     base_model_id: Mapped[str | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"))
-    # use_alter: models → checkpoints → jobs → models is a cycle; this key is added after the tables.
-    source_checkpoint_id: Mapped[str | None] = mapped_column(
-        ForeignKey("checkpoints.id", ondelete="SET NULL", use_alter=True))
+    # Where a promoted model came from. Plain ids, not foreign keys: the record outlives the job and
+    # its checkpoints (the model has its own copy of the weights).
+    source_job_id: Mapped[str | None] = mapped_column(String(40))
+    source_checkpoint_id: Mapped[str | None] = mapped_column(String(40))
+    source_step: Mapped[int | None]
     uri: Mapped[str] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16), default="ready")
     created_at: Mapped[datetime] = created_at_column()
