@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from sanacloud.api.admin.router import catalog_router
@@ -27,7 +28,8 @@ Authenticate with `Authorization: Bearer <api key>`. Errors are `application/pro
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="sanacloud", version="0.1.0", description=DESCRIPTION)
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from the package, not a CDN.
+    app = FastAPIOffline(title="sanacloud", version="0.1.0", description=DESCRIPTION)
     install_error_handlers(app)
     # Multipart framing adds a little to the files themselves.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 1024 * 1024)
