@@ -4,9 +4,9 @@
     texts = build_text_cache([r.caption for r in records], gemma_encode, cache_dir, key="gemma-2-2b@<rev>")
 
 A cache is reused only for the same content and encoder: the latent cache's fingerprint covers every
-image file's bytes (SHA-256, in record order), the resolution, the flip flag and `key`; the text
-cache's covers the distinct captions and `key`. Captions do not touch the latent cache and images do
-not touch the text cache, so editing a caption re-encodes only that side.
+image file's bytes (SHA-256, in record order), the pixel conversion's version, the resolution, the flip
+flag and `key`; the text cache's covers the distinct captions and `key`. Captions do not touch the latent
+cache and images do not touch the text cache, so editing a caption re-encodes only that side.
 
 Caching fixes the crop: each image is resized to cover its bucket and center-cropped once
 (`resize_and_crop(..., crop="center")`); random crops would need re-encoding every epoch. The
@@ -29,6 +29,7 @@ import torch
 from sanacloud.model.data.buckets import Bucket, buckets_for, nearest_bucket, resize_and_crop
 from sanacloud.model.data.folder import ImageRecord, load_rgb
 from sanacloud.model.data.store import ShardWriter, build_once, file_sha256, fingerprint, load_shards, read_index
+from sanacloud.model.imaging import CONVERSION_VERSION
 
 EncodeImages = Callable[[torch.Tensor], torch.Tensor]  # (B,3,H,W) in [-1,1] -> latents (B,C,h,w)
 EncodeTexts = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]  # -> (embeddings (B,L,D), mask (B,L))
@@ -123,7 +124,7 @@ def build_latent_cache(records: Sequence[ImageRecord], resolution: int, encode_i
     table = buckets_for(resolution)
     buckets = [nearest_bucket(record.width, record.height, table) for record in records]
     fp = fingerprint({"kind": "latents", "key": key, "resolution": resolution, "flip": flip, "crop": "center",
-                      "images": [file_sha256(record.path) for record in records]})
+                      "conversion": CONVERSION_VERSION, "images": [file_sha256(record.path) for record in records]})
 
     def build(folder: Path) -> dict[str, object]:
         writer = ShardWriter(folder)

@@ -19,13 +19,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from sanacloud.model.imaging import check_displayable, displayed_size, to_display_rgb
 
 METADATA_NAME = "metadata.jsonl"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 CAPTION_KEYS = ("text", "caption")  # the first one present wins
 _EXAMPLE = '{"file_name": "001.png", "text": "a photo of a cat"}'
-_ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 
 
 @dataclass(frozen=True)
@@ -44,23 +45,24 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
     root = Path(root).resolve()
     if not root.is_dir():
         raise ValueError(f"dataset folder {str(root)!r} does not exist")
-    images: dict[str, Path] = {}
+    others: dict[str, Path] = {}
     sidecars: dict[str, Path] = {}  # by stem: "cats/002" for "cats/002.txt"
     metadata: list[Path] = []
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
         if not path.is_file() or _is_hidden(name):
             continue
-        suffix = path.suffix.lower()
         if path.name.lower() == METADATA_NAME:
             metadata.append(path)
-        elif suffix == ".txt":
+        elif path.suffix.lower() == ".txt":
             sidecars[name[: -len(path.suffix)]] = path
-        elif suffix in IMAGE_SUFFIXES:
-            images[name] = path
+        else:
+            others[name] = path
+    from_metadata = _metadata_captions(root, metadata, others)
+    images = {name: path for name, path in others.items()
+              if name in from_metadata or path.suffix.lower() in IMAGE_SUFFIXES}
     if not images:
         raise ValueError(f"dataset folder {str(root)!r} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    from_metadata = _metadata_captions(root, metadata, images)
     records = []
     for name, path in sorted(images.items()):
         if name in from_metadata:
@@ -74,29 +76,22 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) as displayed, read from the header only."""
+    """(width, height) as a viewer shows it, without converting the pixels."""
     try:
         with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112)
+            check_displayable(image)
+            return displayed_size(image)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ValueError(f"image {str(path)!r} cannot be read: {exc}") from None
-    return (height, width) if orientation in _ROTATED else (width, height)
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """The image as displayed (EXIF orientation applied), RGB, transparency composited on white."""
+    """The image as a viewer shows it, 8-bit RGB: see `sanacloud.model.imaging.to_display_rgb`."""
     try:
         with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
+            return to_display_rgb(opened)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ValueError(f"image {str(path)!r} cannot be decoded: {exc}") from None
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(canvas, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def _is_hidden(name: str) -> bool:
@@ -111,8 +106,9 @@ def _read_sidecar(path: Path) -> str:
         raise ValueError(f"caption file {str(path)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def _metadata_captions(root: Path, files: list[Path], images: dict[str, Path]) -> dict[str, str]:
-    """Caption by image name (relative to root) from every metadata.jsonl; one line per image at most."""
+def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path]) -> dict[str, str]:
+    """Caption by image name (relative to root) from every metadata.jsonl; one line per image at most.
+    A line may name any of `candidates`: the files that are neither captions nor metadata."""
     captions: dict[str, str] = {}
     sources: dict[str, str] = {}
     for file in files:
@@ -127,7 +123,7 @@ def _metadata_captions(root: Path, files: list[Path], images: dict[str, Path]) -
             where = f"{str(file)!r} line {number}"
             name, caption = _parse_line(line, where)
             image = _join(folder, name, where)
-            if image not in images:
+            if image not in candidates:
                 raise ValueError(f"{where} names {name!r}, but {str(root / image)!r} is not an image in the folder")
             if image in captions:
                 raise ValueError(f"{where} captions {image!r} again (already on {sources[image]})")

@@ -31,6 +31,7 @@ from sanacloud.model.data import (
     resize_and_crop,
 )
 from sanacloud.model.data.buckets import Bucket
+from sanacloud.model.imaging import CONVERSION_VERSION
 
 RES = 128  # buckets (128,128), (96,160), (160,96), (64,256), (256,64)
 
@@ -113,6 +114,15 @@ def test_reads_metadata_jsonl_and_sub_folders(tmp_path: Path) -> None:
     assert [(r.width, r.height) for r in records] == [(40, 30), (30, 40), (20, 20), (20, 20)]
     assert read_image_folder(tmp_path) == records  # deterministic
 
+
+
+def test_a_metadata_line_names_an_image_whatever_its_extension(tmp_path: Path) -> None:
+    """The platform accepts a PNG named scan.jfif (content decides the format) and writes its dataset so."""
+    save_image(tmp_path / "scan.jfif", 40, 30, fmt="PNG")
+    save_image(tmp_path / "unlisted.jfif", 40, 30, fmt="PNG")
+    write_metadata(tmp_path, [{"file_name": "scan.jfif", "text": "a scan"}])
+    records = read_image_folder(tmp_path)
+    assert [(r.path.name, r.caption, r.width) for r in records] == [("scan.jfif", "a scan", 40)]
 
 def test_reads_sidecars_without_metadata(tmp_path: Path) -> None:
     save_image(tmp_path / "x" / "one.png", 32, 32)
@@ -295,6 +305,17 @@ def test_latent_cache_invalidation(tmp_path: Path) -> None:
     build_latent_cache(records, RES, vae, cache_dir, flip=False, key="vae@1")
     assert vae.images == 6
 
+
+
+def test_latent_cache_is_rebuilt_when_the_pixel_conversion_changes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same bytes, new conversion (e.g. 16-bit greys no longer white): the old latents must not be reused."""
+    records = make_dataset(tmp_path / "set")
+    build_latent_cache(records, RES, FakeVAE(), tmp_path / "cache", flip=False, key="vae@1")
+    monkeypatch.setattr("sanacloud.model.data.cache.CONVERSION_VERSION", CONVERSION_VERSION + 1)
+    vae = FakeVAE()
+    assert not build_latent_cache(records, RES, vae, tmp_path / "cache", flip=False, key="vae@1").reused
+    assert vae.images == len(records)
 
 def test_interrupted_latent_build_is_rebuilt(tmp_path: Path) -> None:
     records = make_dataset(tmp_path / "set")
