@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -10,8 +12,18 @@ from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, 
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
 from sanacloud.platform.security import generate_api_key
 
+# The one tenant-name rule, checked here for every caller and published in the API's schema.
+TENANT_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+TENANT_NAME_RULE = "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+
+
+def check_tenant_name(name: str) -> None:
+    if not re.fullmatch(TENANT_NAME_PATTERN, name):
+        raise InvalidInput(f"tenant name {name!r} is not allowed: use {TENANT_NAME_RULE}")
+
 
 def create_tenant(session: Session, *, name: str, fair_share_weight: float = 1.0) -> Tenant:
+    check_tenant_name(name)
     if session.scalar(select(Tenant.id).where(Tenant.name == name)):
         raise Conflict(f"a tenant named {name!r} already exists")
     tenant = Tenant(name=name, fair_share_weight=fair_share_weight)

@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, StringConstraints
 
 from sanacloud.api.schemas import RequestModel, ResponseModel
+from sanacloud.platform.accounts import TENANT_NAME_PATTERN, TENANT_NAME_RULE
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+TenantName = Annotated[str, StringConstraints(pattern=TENANT_NAME_PATTERN)]
 
 
 class TenantCreate(RequestModel):
-    name: Slug = Field(description="lowercase letters, digits and '-', 1-63 characters")
+    name: TenantName = Field(description=TENANT_NAME_RULE)
     fair_share_weight: float = Field(default=1.0, gt=0, le=1000)
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from sanacloud.platform import accounts
+from sanacloud.platform.cli.messages import fail
+from sanacloud.platform.cli.target import DataDirOption, first_line, open_platform
 from sanacloud.platform.db.models import Role
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.errors import DomainError
@@ -14,20 +21,26 @@ from sanacloud.platform.errors import DomainError
 app = typer.Typer(help="Administer tenants, keys, pools and quotas.", no_args_is_help=True)
 
 
-def _fail(error: DomainError) -> typer.Exit:
-    typer.echo(f"error: {error.detail}", err=True)
-    return typer.Exit(code=1)
+@contextmanager
+def platform_session(data_dir: Path | None) -> Iterator[Session]:
+    """One transaction on the platform's database; a refusal ends the command with its reason."""
+    open_platform(data_dir)
+    try:
+        with session_scope() as session:
+            yield session
+    except DomainError as error:
+        raise fail(error.detail) from None
+    except SQLAlchemyError as error:
+        raise fail(f"the database refused: {first_line(error)}") from None
 
 
 @app.command("create-tenant")
-def create_tenant(name: str, weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0) -> None:
-    """Create a tenant."""
-    try:
-        with session_scope() as session:
-            tenant = accounts.create_tenant(session, name=name, fair_share_weight=weight)
-            typer.echo(tenant.id)
-    except DomainError as error:
-        raise _fail(error) from None
+def create_tenant(name: str, weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0,
+                  data_dir: DataDirOption = None) -> None:
+    """Create a tenant and print its id."""
+    with platform_session(data_dir) as session:
+        tenant = accounts.create_tenant(session, name=name, fair_share_weight=weight)
+    typer.echo(tenant.id)
 
 
 @app.command("create-key")
@@ -37,42 +50,37 @@ def create_key(
     role: Annotated[Role, typer.Option(help="role of a new member")] = Role.MEMBER,
     platform_admin: Annotated[bool, typer.Option("--platform-admin", help="a key for platform admins")] = False,
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli",
+    data_dir: DataDirOption = None,
 ) -> None:
     """Issue an API key and print it (it is shown only this once)."""
     if platform_admin == (tenant is not None) or (tenant is not None and not email):
-        typer.echo("error: give --platform-admin, or --tenant with --email", err=True)
-        raise typer.Exit(code=2)
-    try:
-        with session_scope() as session:
-            member = None
-            if tenant is not None:
-                found = accounts.find_tenant(session, id_or_name=tenant)
-                member = accounts.ensure_member(session, tenant_id=found.id, email=email, role=role)
-            _key, plaintext = accounts.issue_key(session, name=name, member=member)
-            typer.echo(plaintext)
-    except DomainError as error:
-        raise _fail(error) from None
+        raise fail("give --platform-admin, or --tenant with --email", code=2)
+    with platform_session(data_dir) as session:
+        member = None
+        if tenant is not None:
+            found = accounts.find_tenant(session, id_or_name=tenant)
+            member = accounts.ensure_member(session, tenant_id=found.id, email=email, role=role)
+        _key, plaintext = accounts.issue_key(session, name=name, member=member)
+    typer.echo(plaintext)
 
 
 @app.command("set-pool")
 def set_pool(name: str, gpu_type: Annotated[str, typer.Option()], capacity: Annotated[int, typer.Option()],
-             gpus_per_node: Annotated[int, typer.Option()] = 1) -> None:
-    """Create or resize a GPU pool."""
-    with session_scope() as session:
+             gpus_per_node: Annotated[int, typer.Option()] = 1, data_dir: DataDirOption = None) -> None:
+    """Create or resize a GPU pool and print its id."""
+    with platform_session(data_dir) as session:
         pool = accounts.upsert_pool(session, name=name, gpu_type=gpu_type, capacity_gpus=capacity,
                                     gpus_per_node=gpus_per_node)
-        typer.echo(pool.id)
+    typer.echo(pool.id)
 
 
 @app.command("set-quota")
 def set_quota(tenant: Annotated[str, typer.Option()], pool: Annotated[str, typer.Option()],
-              nominal: Annotated[int, typer.Option()], borrow: Annotated[int, typer.Option()] = 0) -> None:
+              nominal: Annotated[int, typer.Option()], borrow: Annotated[int, typer.Option()] = 0,
+              data_dir: DataDirOption = None) -> None:
     """Set a tenant's GPU quota on a pool."""
-    try:
-        with session_scope() as session:
-            found = accounts.find_tenant(session, id_or_name=tenant)
-            gpu_pool = accounts.get_pool_by_name(session, name=pool)
-            accounts.set_quota(session, tenant_id=found.id, pool=gpu_pool, nominal_gpus=nominal,
-                               borrowing_limit_gpus=borrow)
-    except DomainError as error:
-        raise _fail(error) from None
+    with platform_session(data_dir) as session:
+        found = accounts.find_tenant(session, id_or_name=tenant)
+        gpu_pool = accounts.get_pool_by_name(session, name=pool)
+        accounts.set_quota(session, tenant_id=found.id, pool=gpu_pool, nominal_gpus=nominal,
+                           borrowing_limit_gpus=borrow)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sanacloud.platform.cli import admin, embedded
+from sanacloud.platform.cli.target import DataDirOption, open_platform
 from sanacloud.platform.settings import get_settings
 
 app = typer.Typer(help="sanacloud: fine-tune and serve Sana models.", no_args_is_help=True,
@@ -20,12 +21,14 @@ Port = Annotated[int, typer.Option(help="port to listen on")]
 
 
 @app.command()
-def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
-    """Apply database migrations, then register the shipped base models."""
+def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head",
+            data_dir: DataDirOption = None) -> None:
+    """Create or upgrade the database, then register the shipped base models."""
     from sanacloud.platform import bootstrap
     from sanacloud.platform.db import migrate as migrations
     from sanacloud.platform.db.session import session_scope
 
+    open_platform(data_dir, create=True)
     url = get_settings().effective_database_url
     migrations.upgrade(url, revision)
     if revision == "head":

@@ -1,42 +1,78 @@
-"""The operator's CLI on an embedded data dir: migrate, then administer tenants, keys, pools, quotas."""
+"""The operator's CLI on an embedded data dir: migrate, then administer tenants, keys, pools, quotas.
+
+Which platform a command acts on: --data-dir, else SANACLOUD_DATA_DIR, else the running
+`sanacloud up`'s record, else ~/.sanacloud; SANACLOUD_DATABASE_URL in a cluster. A database that
+is missing or not migrated is a one-line error, and nothing is created.
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from click.testing import Result
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from sanacloud.platform.cli.instance import RunningUp, recorded, records_dir
 from sanacloud.platform.cli.main import app
+from sanacloud.platform.cli.target import DATA_DIR_VARIABLE
+from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import ApiKey, Model, Quota, Tenant
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.security import hash_api_key
 from tests.api.conftest import reset_caches
+from tests.conftest import fresh_pg_database
 
 runner = CliRunner()
+LATEST = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+ADMIN_COMMANDS = [
+    ("admin", "create-tenant", "acme"),
+    ("admin", "create-key", "--platform-admin"),
+    ("admin", "set-pool", "h100", "--gpu-type", "h100", "--capacity", "8"),
+    ("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "1"),
+]
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in ("SANACLOUD_DATABASE_URL", "SANACLOUD_STORAGE_BACKEND", "SANACLOUD_BROKER_URL"):
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A user with no platform anywhere: an empty home and state folder, no SANACLOUD_ settings."""
+    for name in ("SANACLOUD_DATABASE_URL", "SANACLOUD_STORAGE_BACKEND", "SANACLOUD_BROKER_URL", "SANACLOUD_MODE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SANACLOUD_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     reset_caches()
-    yield tmp_path
+    yield tmp_path / "home"
     reset_caches()
+
+
+@pytest.fixture
+def data_dir(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def run(*args: str) -> Result:
+    # A command sets SANACLOUD_DATA_DIR for its own process (and its children); undo that afterwards.
+    return runner.invoke(app, list(args), env={DATA_DIR_VARIABLE: os.environ.get(DATA_DIR_VARIABLE)})
 
 
 def invoke(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+    """The command's output (stdout; notes go to stderr), which must succeed."""
+    result = run(*args)
     assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return result.stdout.strip()
 
 
 def test_migrate_creates_the_schema_and_registers_sana_tiny(data_dir: Path) -> None:
-    assert "database at revision 0003" in invoke("migrate")
-    assert "database at revision 0003" in invoke("migrate")  # a second run changes nothing
+    assert f"database at revision {LATEST}" in invoke("migrate")
+    assert f"database at revision {LATEST}" in invoke("migrate")  # a second run changes nothing
     with session_scope() as session:
         assert session.scalars(select(Model.name).where(Model.kind == "base")).all() == ["sana-tiny"]
 
@@ -61,6 +97,7 @@ def test_admin_commands_onboard_a_tenant(data_dir: Path) -> None:
 
 @pytest.mark.parametrize(("args", "says"), [
     (("admin", "create-tenant", "acme"), "already exists"),
+    (("admin", "create-tenant", "Acme Corp"), "lowercase letters, digits and '-'"),
     (("admin", "set-quota", "--tenant", "nobody", "--pool", "h100", "--nominal", "1"), "does not exist"),
     (("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "99"), "capacity"),
     (("admin", "create-key", "--tenant", "acme"), "--email"),
@@ -70,5 +107,100 @@ def test_admin_commands_explain_mistakes(data_dir: Path, args: tuple[str, ...], 
     invoke("migrate")
     invoke("admin", "create-tenant", "acme")
     invoke("admin", "set-pool", "h100", "--gpu-type", "h100", "--capacity", "8")
-    result = runner.invoke(app, list(args))
-    assert result.exit_code != 0 and says in result.output, result.output
+    result = run(*args)
+    assert result.exit_code != 0 and says in result.stderr and not result.stdout, result.output
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert not result.stdout and "Traceback" not in result.output, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: "), line
+    return line
+
+
+@pytest.mark.parametrize("args", ADMIN_COMMANDS)
+def test_a_missing_platform_is_one_line_that_says_what_to_run_and_nothing_is_created(
+        home: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    default = home / ".sanacloud"
+    line = one_error_line(run(*args))
+    assert f"no sanacloud database in data dir {default} (the default)" in line and "`sanacloud up`" in line
+    elsewhere = tmp_path / "elsewhere"
+    line = one_error_line(run(*args, "--data-dir", str(elsewhere)))
+    assert f"`sanacloud up --data-dir {elsewhere}`" in line and f"`sanacloud migrate --data-dir {elsewhere}`" in line
+    assert not default.exists() and not elsewhere.exists()
+
+
+def test_a_database_behind_the_migrations_is_refused_until_migrate(data_dir: Path) -> None:
+    data_dir.mkdir()
+    sqlite3.connect(data_dir / "sanacloud.db").close()  # an empty file, as an old CLI left behind
+    line = one_error_line(run("admin", "create-tenant", "acme"))
+    assert "has no sanacloud schema: run `sanacloud migrate`" in line, line
+    migrate.upgrade(f"sqlite:///{data_dir / 'sanacloud.db'}", "0001")
+    line = one_error_line(run("admin", "create-tenant", "acme"))
+    assert f"is at revision 0001, not {LATEST}: run `sanacloud migrate`" in line, line
+    invoke("migrate")
+    assert invoke("admin", "create-tenant", "acme").startswith("ten_")
+
+
+def tenants_in(data_dir: Path) -> list[str]:
+    with sqlite3.connect(data_dir / "sanacloud.db") as connection:
+        return [name for (name,) in connection.execute("SELECT name FROM tenants ORDER BY name")]
+
+
+def migrated(data_dir: Path) -> Path:
+    invoke("migrate", "--data-dir", str(data_dir))
+    return data_dir
+
+
+def test_the_data_dir_is_the_option_then_the_variable_then_the_running_up_then_the_default(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folders = (tmp_path / "named", tmp_path / "variable", tmp_path / "up", home / ".sanacloud")
+    named, from_variable, of_up, default = (migrated(folder) for folder in folders)
+
+    result = run("admin", "create-tenant", "by-default")
+    assert result.exit_code == 0 and f"using data dir {default} (the default)" in result.stderr, result.output
+    with recorded(RunningUp(of_up, "http://127.0.0.1:8123", os.getpid())):
+        result = run("admin", "create-tenant", "by-up")
+        assert f"using data dir {of_up} (of `sanacloud up` at http://127.0.0.1:8123, pid {os.getpid()})" \
+            in result.stderr, result.output
+        monkeypatch.setenv(DATA_DIR_VARIABLE, str(from_variable))
+        result = run("admin", "create-tenant", "by-variable")
+        assert f"using data dir {from_variable} (from SANACLOUD_DATA_DIR)" in result.stderr, result.output
+        result = run("admin", "create-tenant", "by-option", "--data-dir", str(named))
+        assert result.exit_code == 0 and not result.stderr, result.output
+    assert [tenants_in(d) for d in (named, from_variable, of_up, default)] == [
+        ["by-option"], ["by-variable"], ["by-up"], ["by-default"]]
+
+
+def test_records_of_ups_that_are_gone_are_ignored_and_two_running_ups_need_a_choice(
+        home: Path, tmp_path: Path) -> None:
+    first, second = migrated(tmp_path / "first"), migrated(tmp_path / "second")
+    dead_pid = _dead_pid()
+    with recorded(RunningUp(first, "http://127.0.0.1:8001", dead_pid)):
+        line = one_error_line(run("admin", "create-tenant", "acme"))
+        assert "(the default)" in line and not (records_dir() / f"{dead_pid}.json").exists()
+    with recorded(RunningUp(first, "http://127.0.0.1:8001", os.getpid())), \
+            recorded(RunningUp(second, "http://127.0.0.1:8002", os.getppid())):
+        line = one_error_line(run("admin", "create-tenant", "acme"))
+        assert f"several `sanacloud up` are running ({first}, {second}): choose one with --data-dir" in line \
+            or f"({second}, {first})" in line, line
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (as a killed `up`'s record names)."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_in_a_cluster_the_database_url_decides(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with fresh_pg_database() as url:
+        monkeypatch.setenv("SANACLOUD_DATABASE_URL", url)
+        line = one_error_line(run("admin", "create-tenant", "acme", "--data-dir", str(tmp_path / "ignored")))
+        assert "has no sanacloud schema: run `sanacloud migrate`" in line and "--data-dir does not apply" in line
+        assert f"database at revision {LATEST}" in invoke("migrate")
+        result = run("admin", "create-tenant", "acme")
+        assert result.exit_code == 0 and result.stdout.startswith("ten_"), result.output
+        assert "(from SANACLOUD_DATABASE_URL)" in result.stderr, result.stderr
+    assert not (tmp_path / "ignored").exists() and not (home / ".sanacloud").exists()
