@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     min_image_side: int = Field(default=32, gt=0)
     max_image_side: int = Field(default=8192, gt=0)
     max_caption_chars: int = Field(default=4000, gt=0)
+    max_image_metadata_bytes: int = Field(default=1024**2, gt=0, description="text, EXIF, XMP... in one image")
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 

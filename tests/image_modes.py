@@ -151,10 +151,11 @@ def _desc(text: str) -> bytes:
 
 
 WHITE_POINT = _xyz(0.9642, 1.0, 0.8249)
-ADOBE_RGB = icc_profile(b"RGB ", {  # Adobe RGB (1998): wider gamut than sRGB, gamma 563/256
+ADOBE_RGB_TAGS = {  # Adobe RGB (1998): wider gamut than sRGB, gamma 563/256
     b"desc": _desc("Adobe RGB (1998), test copy"), b"wtpt": WHITE_POINT, b"rXYZ": _xyz(0.60974, 0.31111, 0.01947),
     b"gXYZ": _xyz(0.20528, 0.62567, 0.06087), b"bXYZ": _xyz(0.14919, 0.06322, 0.74457),
-    b"rTRC": _curve(563 / 256), b"gTRC": _curve(563 / 256), b"bTRC": _curve(563 / 256)})
+    b"rTRC": _curve(563 / 256), b"gTRC": _curve(563 / 256), b"bTRC": _curve(563 / 256)}
+ADOBE_RGB = icc_profile(b"RGB ", ADOBE_RGB_TAGS)
 DEVICE_LINK = ADOBE_RGB[:12] + b"link" + ADOBE_RGB[16:]  # readable, but converts no colours to sRGB
 LINEAR_GREY = icc_profile(b"GRAY", {b"desc": _desc("linear grey"), b"wtpt": WHITE_POINT, b"kTRC": _curve(1.0)})
 

@@ -1,5 +1,9 @@
 """One uploaded image, fully decoded with Pillow, or a reason why it is refused.
 
+The image is converted exactly as the trainer will see it (`sanacloud.model.imaging.to_display_rgb`),
+and its size is reported as shown (EXIF orientation applied). Its metadata (text, EXIF, XMP...) is
+capped; the file itself is stored unchanged.
+
 The pixel limit is checked on the header's width*height before any pixel is decoded (and, for
 WebP, whose Pillow plugin allocates its canvas while opening, before Pillow sees the file). Pillow's
 own global limit (`Image.MAX_IMAGE_PIXELS`) is left as it is: it stays a second, looser guard,
@@ -9,15 +13,20 @@ the two; a limit above Pillow's needs `Image.MAX_IMAGE_PIXELS` raised once at pr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+
+from sanacloud.api.datasets.metadata import metadata_sizes
+from sanacloud.model.imaging import UndisplayableImage, to_display_rgb
 
 # Pillow format -> our name. MPO is the multi-picture JPEG many cameras write; it decodes as its first picture.
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}
@@ -26,6 +35,9 @@ CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp",
 _OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _ALLOWED_TEXT = "PNG, JPEG, WEBP, GIF, BMP or TIFF"
 _BOMB_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+_PNG_CHUNK_LIMITS = ("Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK", "Too much memory used in text")
+_STRIP_METADATA = ("remove it (e.g. `exiftool -all= --icc_profile:all FILE`, which keeps the colour profile) "
+                   "and upload again")
 
 
 class ImageRejected(Exception):
@@ -51,7 +63,8 @@ def image_suffixes() -> frozenset[str]:
     return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
 
 
-def inspect_image(path: Path, *, suffix: str, max_pixels: int, min_side: int, max_side: int) -> ImageInfo:
+def inspect_image(path: Path, *, suffix: str, max_pixels: int, min_side: int, max_side: int,
+                  max_metadata_bytes: int) -> ImageInfo:
     """Decode the image at `path` completely; raise ImageRejected with a human-readable reason."""
     with path.open("rb") as fp:
         head = fp.read(32)
@@ -61,14 +74,14 @@ def inspect_image(path: Path, *, suffix: str, max_pixels: int, min_side: int, ma
             _check_pixels(*canvas, max_pixels)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with _open(fp, suffix, max_pixels) as image:
-                width, height = image.size
-                _check_pixels(width, height, max_pixels)
-                _check_sides(width, height, min_side, max_side)
+            with _open(fp, suffix, max_pixels) as image, _decoding(max_pixels):
+                _check_pixels(*image.size, max_pixels)
+                _check_metadata(image, path, max_metadata_bytes)
                 fmt = FORMATS[str(image.format)]
-                _decode(image, max_pixels)
-            with _open(fp, suffix, max_pixels) as fresh:
-                _decode(fresh, max_pixels, verify=True)  # PNG: checks every chunk's CRC, which load() skips
+                width, height = to_display_rgb(image).size  # decodes: what the trainer will see
+                _check_sides(width, height, min_side, max_side)
+            with _open(fp, suffix, max_pixels) as fresh, _decoding(max_pixels):
+                fresh.verify()  # PNG: checks every chunk's CRC, which load() skips
     return ImageInfo(fmt, width, height)
 
 
@@ -84,7 +97,7 @@ def _open(fp: BinaryIO, suffix: str, max_pixels: int) -> ImageFile.ImageFile:
     except _BOMB_ERRORS as exc:
         raise ImageRejected(_pillow_bomb_reason(exc, max_pixels)) from None
     except Exception as exc:  # Pillow's parsers raise assorted errors on malformed headers
-        raise ImageRejected(f"corrupt image: {_describe(exc)}") from None
+        raise ImageRejected(_corrupt_reason(exc)) from None
 
 
 def _other_format(fp: BinaryIO, suffix: str) -> str | None:
@@ -100,19 +113,38 @@ def _other_format(fp: BinaryIO, suffix: str) -> str | None:
         return None
 
 
-def _decode(image: ImageFile.ImageFile, max_pixels: int, *, verify: bool = False) -> None:
+@contextlib.contextmanager
+def _decoding(max_pixels: int) -> Iterator[None]:
+    """Pillow's errors while reading an opened image as ImageRejected."""
     try:
-        if verify:
-            image.verify()
-        else:
-            image.load()
+        yield
+    except ImageRejected:
+        raise
+    except UndisplayableImage as exc:
+        raise ImageRejected(str(exc)) from None
     except _BOMB_ERRORS as exc:
         raise ImageRejected(_pillow_bomb_reason(exc, max_pixels)) from None
     except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, struct.error, EOFError...
         message = str(exc).lower()
         if isinstance(exc, (EOFError, struct.error)) or "truncat" in message or "incomplete" in message:
             raise ImageRejected("truncated image") from None
-        raise ImageRejected(f"corrupt image: {_describe(exc)}") from None
+        raise ImageRejected(_corrupt_reason(exc)) from None
+
+
+def _check_metadata(image: ImageFile.ImageFile, path: Path, limit: int) -> None:
+    sizes = metadata_sizes(image, path)
+    total = sum(sizes.values())
+    if total > limit:
+        largest = ", ".join(f"{kind}: {size:,} bytes" for kind, size in sizes.most_common(3))
+        raise ImageRejected(f"too much metadata: {total:,} bytes ({largest}); the limit is {limit:,} bytes "
+                            f"(SANACLOUD_MAX_IMAGE_METADATA_BYTES); {_STRIP_METADATA}")
+
+
+def _corrupt_reason(exc: Exception) -> str:
+    if any(limit in str(exc) for limit in _PNG_CHUNK_LIMITS):
+        return (f"a compressed PNG text or colour profile chunk expands past {PngImagePlugin.MAX_TEXT_CHUNK:,} "
+                "bytes; re-save the image without that metadata (or converted to sRGB, without its profile)")
+    return f"corrupt image: {_describe(exc)}"
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

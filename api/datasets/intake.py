@@ -10,6 +10,7 @@ decode every image; pair captions. Security and size problems refuse the whole u
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from sanacloud.api.datasets.captions import CaptionRejected, MetadataCaption, pa
 from sanacloud.api.datasets.entries import Entry, Kind, Spool, Spooled, list_entries
 from sanacloud.api.datasets.images import ImageRejected, inspect_image
 from sanacloud.api.datasets.names import suffix_of
+from sanacloud.api.datasets.warning_groups import Warn, WarningGroups
 from sanacloud.platform.errors import InvalidInput
 
 _WHAT_TO_SEND = "PNG, JPEG, WEBP, GIF, BMP or TIFF images with optional .txt captions or a metadata.jsonl, or a .zip"
@@ -32,6 +34,7 @@ class IntakeLimits:
     min_image_side: int
     max_image_side: int
     max_caption_chars: int
+    max_image_metadata_bytes: int  # text, EXIF, XMP... in one image; its colour profile does not count
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -102,9 +105,10 @@ class _Intake:
     sidecars: dict[str, Spooled] = field(default_factory=dict)  # by stem: "a/b" for "a/b.txt"
     metadata: list[Spooled] = field(default_factory=list)
     sidecar_text: dict[str, str | None] = field(default_factory=dict)  # by sidecar name, once read
+    sidecar_users: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # accepted images
     names: set[str] = field(default_factory=set)
     rejected: list[Rejection] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: WarningGroups = field(default_factory=WarningGroups)
 
     def add(self, entry: Entry, spool: Spool) -> None:
         self.names.add(entry.name)
@@ -130,30 +134,37 @@ class _Intake:
     def finish(self) -> IntakeResult:
         from_metadata = self._metadata_captions()
         image_stems = {sidecar_stem(image.name) for image in self.images}
-        self.warnings += [f"caption file {sidecar.name!r} has no matching image"
-                          for stem, sidecar in sorted(self.sidecars.items()) if stem not in image_stems]
-        accepted: list[AcceptedImage] = []
-        for image in self.images:
-            try:
-                info = inspect_image(image.path, suffix=suffix_of(image.name), max_pixels=self.limits.max_image_pixels,
-                                     min_side=self.limits.min_image_side, max_side=self.limits.max_image_side)
-            except ImageRejected as exc:
-                self.rejected.append(Rejection(image.name, exc.reason))
-                continue
-            caption = self._caption(image.name, from_metadata)
-            if caption is not None and len(caption) > self.limits.max_caption_chars:
-                self.rejected.append(Rejection(image.name, self._too_long()))
-                continue
-            accepted.append(AcceptedImage(image.name, info.format, info.content_type, info.width, info.height,
-                                          image.size, image.sha256, caption, image.path))
-        self.warnings += _duplicate_warnings(accepted)
-        uncaptioned = [image.name for image in accepted if image.caption is None]
-        if uncaptioned:
-            some = ", ".join(repr(name) for name in uncaptioned[:5]) + (", ..." if len(uncaptioned) > 5 else "")
-            count = f"{len(uncaptioned)} images have" if len(uncaptioned) > 1 else "1 image has"
-            self.warnings.append(f"{count} no caption: {some}")
+        for stem, orphan in sorted(self.sidecars.items()):
+            if stem not in image_stems:
+                self.warnings.add(Warn.ORPHAN_CAPTION, repr(orphan.name))
+        accepted = [image for spooled in self.images if (image := self._accept(spooled, from_metadata)) is not None]
+        for shared, users in sorted(self.sidecar_users.items()):
+            if len(users) > 1:
+                self.warnings.add(Warn.SHARED_SIDECAR, f"{shared!r} ({', '.join(map(repr, users))})")
+        _warn_same_content(accepted, self.warnings)
+        for image in accepted:
+            if image.caption is None:
+                self.warnings.add(Warn.UNCAPTIONED, repr(image.name))
         rejected = sorted(self.rejected, key=lambda rejection: (rejection.name, rejection.reason))
-        return IntakeResult(images=accepted, rejected=rejected, warnings=self.warnings)
+        return IntakeResult(images=accepted, rejected=rejected, warnings=self.warnings.lines())
+
+    def _accept(self, image: Spooled, from_metadata: dict[str, MetadataCaption]) -> AcceptedImage | None:
+        limits = self.limits
+        try:
+            info = inspect_image(image.path, suffix=suffix_of(image.name), max_pixels=limits.max_image_pixels,
+                                 min_side=limits.min_image_side, max_side=limits.max_image_side,
+                                 max_metadata_bytes=limits.max_image_metadata_bytes)
+        except ImageRejected as exc:
+            self.rejected.append(Rejection(image.name, exc.reason))
+            return None
+        caption, sidecar = self._caption(image.name, from_metadata)
+        if caption is not None and len(caption) > limits.max_caption_chars:
+            self.rejected.append(Rejection(image.name, self._too_long()))
+            return None
+        if sidecar is not None and caption is not None:
+            self.sidecar_users[sidecar].append(image.name)
+        return AcceptedImage(image.name, info.format, info.content_type, info.width, info.height, image.size,
+                             image.sha256, caption, image.path)
 
     def _metadata_captions(self) -> dict[str, MetadataCaption]:
         captions: dict[str, MetadataCaption] = {}
@@ -164,18 +175,20 @@ class _Intake:
                                        f"{captions[row.image].source}); keep one caption per image")
                 captions[row.image] = row
                 if row.image not in self.names:
-                    self.warnings.append(f"{row.source}: {row.image!r} is not in the upload")
+                    self.warnings.add(Warn.MISSING_IMAGE, f"{row.source} ({row.image!r})")
         return captions
 
-    def _caption(self, image: str, from_metadata: dict[str, MetadataCaption]) -> str | None:
+    def _caption(self, image: str, from_metadata: dict[str, MetadataCaption]) -> tuple[str | None, str | None]:
+        """(the caption, the name of the sidecar it came from)."""
         sidecar = self.sidecars.get(sidecar_stem(image))
         row = from_metadata.get(image)
         if row is not None:
             if sidecar is not None:
-                self.warnings.append(f"{image!r} has captions in both {row.source} and {sidecar.name!r}; "
-                                     f"using {row.source}")
-            return row.caption
-        return None if sidecar is None else self._sidecar_caption(sidecar)
+                self.warnings.add(Warn.TWO_CAPTIONS, f"{image!r} ({row.source} and {sidecar.name!r})")
+            return row.caption, None
+        if sidecar is None:
+            return None, None
+        return self._sidecar_caption(sidecar), sidecar.name
 
     def _sidecar_caption(self, sidecar: Spooled) -> str | None:
         """Read and judge each sidecar once ("a.png" and "a.jpg" share "a.txt"); unreadable means uncaptioned."""
@@ -194,12 +207,10 @@ class _Intake:
         return f"caption longer than {self.limits.max_caption_chars} characters"
 
 
-def _duplicate_warnings(images: list[AcceptedImage]) -> list[str]:
+def _warn_same_content(images: list[AcceptedImage], warnings: WarningGroups) -> None:
     first: dict[str, str] = {}
-    found: list[str] = []
     for image in images:
         if image.sha256 in first:
-            found.append(f"{image.name!r} has the same content as {first[image.sha256]!r}")
+            warnings.add(Warn.SAME_CONTENT, f"{image.name!r} (same as {first[image.sha256]!r})")
         else:
             first[image.sha256] = image.name
-    return found

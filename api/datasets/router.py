@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from sanacloud.api.datasets import schemas, service
 from sanacloud.api.datasets.intake import IncomingFile
+from sanacloud.api.datasets.multipart import read_form
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
@@ -62,9 +63,9 @@ async def upload_files(
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("upload files as multipart/form-data in the field 'files'")
     try:
-        form = await request.form(max_files=settings.max_files_per_upload, max_fields=20)
-    except HTTPException as error:  # Starlette reports multipart problems as a plain 400
-        raise _form_problem(str(error.detail), settings.max_files_per_upload) from None
+        form = await read_form(request, max_files=settings.max_files_per_upload, max_fields=20)
+    except MultiPartException as error:
+        raise _form_problem(error.message, settings.max_files_per_upload) from None
     try:
         unknown = sorted(set(form.keys()) - FILE_FIELDS)
         if unknown:

@@ -25,6 +25,7 @@ from sanacloud.platform.storage import ObjectStore, tenant_key
 
 OnInvalid = Literal["reject", "skip"]
 REPORTS_KEPT = 20
+REJECTIONS_KEPT = 100  # per upload in the dataset's report; the upload's own response lists them all
 
 
 def create(session: Session, *, actor: TenantPrincipal, body: schemas.DatasetCreate) -> Dataset:
@@ -78,7 +79,7 @@ def limits(settings: Settings) -> IntakeLimits:
         max_file_bytes=settings.max_file_bytes, max_total_bytes=settings.max_upload_bytes,
         max_files=settings.max_files_per_upload, max_image_pixels=settings.max_image_pixels,
         min_image_side=settings.min_image_side, max_image_side=settings.max_image_side,
-        max_caption_chars=settings.max_caption_chars,
+        max_caption_chars=settings.max_caption_chars, max_image_metadata_bytes=settings.max_image_metadata_bytes,
     )
 
 
@@ -97,9 +98,10 @@ def upload(session: Session, store: ObjectStore, settings: Settings, *, actor: T
         _refuse_invalid(result, on_invalid)
         _refuse_existing_names(session, dataset, result)
         _store_images(session, store, dataset, result)
-    summary = {
+    summary = {  # kept REPORTS_KEPT times in the dataset's row and shown with it: bounded
         "at": utcnow().isoformat(), "accepted": len(result.images), "on_invalid": on_invalid,
-        "rejected": [{"name": r.name, "reason": r.reason} for r in result.rejected], "warnings": result.warnings,
+        "rejected": [{"name": r.name, "reason": r.reason} for r in result.rejected[:REJECTIONS_KEPT]],
+        "rejected_count": len(result.rejected), "warnings": result.warnings,
     }
     dataset.report = {"uploads": [*dataset.report.get("uploads", []), summary][-REPORTS_KEPT:]}
     return schemas.UploadReport(

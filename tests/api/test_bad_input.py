@@ -19,7 +19,8 @@ from sanacloud.platform.db.models import Base
 from sanacloud.platform.db.session import session_scope
 from tests.api.conftest import TenantCtx, object_keys
 from tests.api.helpers import ready_dataset
-from tests.images import jpeg, png, zip_of
+from tests.image_modes import REFUSED
+from tests.images import jpeg, multipart_body, png, png_with_text, zip_of
 
 
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
@@ -81,6 +82,9 @@ UPLOADS = [
          upload=[("good.png", png()), ("bad.png", b"junk")]),
     Case("duplicate names", 422, "a.png", upload=[("a.png", png()), ("a.png", png())]),
     Case("unknown on_invalid", 422, "on_invalid", upload=[("a.png", png())], query="?on_invalid=maybe"),
+    Case("floating-point image", 422, "no standard display mapping", upload=[("depth.tiff", REFUSED[0].data)]),
+    Case("too much metadata", 422, "too much metadata: 2,000,008 bytes (PNG text 'Comment'",
+         upload=[("notes.png", png_with_text("Comment", 2_000_000))]),
 ]
 
 JOBS = [
@@ -121,6 +125,9 @@ OTHER = [
     Case("upload to a missing dataset", 404, "does not exist",
          request=("POST", "/v1/datasets/ds_missing/files", {"files": [("files", ("a.png", png()))]})),
     Case("upload as json", 422, "multipart", request=("POST", "/v1/datasets/$dataset/files", {"json": {}})),
+    Case("multipart body without its closing boundary", 422, "truncated", request=(
+        "POST", "/v1/datasets/$dataset/files", {"content": multipart_body({"a.png": png()}, closed=False),
+                                                "headers": {"content-type": "multipart/form-data; boundary=XyZ"}})),
     Case("upload with an unknown form field", 422, "unknown form field",
          request=("POST", "/v1/datasets/$dataset/files", {"files": [("files", ("a.png", png()))],
                                                           "data": {"colour": "red"}})),

@@ -7,7 +7,7 @@ import json
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import TenantCtx, object_keys
-from tests.images import captioned_zip, jpeg, png, zip_of
+from tests.images import captioned_zip, jpeg, multipart_body, png, rotated_jpeg, zip_of
 
 
 def create_dataset(client: TestClient, tenant: TenantCtx, name: str = "shapes") -> str:
@@ -61,6 +61,32 @@ def test_presigned_file_url_returns_the_image(client: TestClient, tenant: Tenant
     assert fetched == image
 
 
+def test_sizes_are_the_shown_ones_for_a_turned_photo(client: TestClient, tenant: TenantCtx) -> None:
+    """A phone photo stored 48x80 with EXIF orientation 6 is shown, and trained, at 80x48."""
+    dataset_id = create_dataset(client, tenant)
+    response = client.post(f"/v1/datasets/{dataset_id}/files", headers=tenant.headers,
+                           files=[("files", ("phone.jpg", rotated_jpeg(80, 48)))])
+    assert response.status_code == 201, response.text
+    item = client.get(f"/v1/datasets/{dataset_id}/files", headers=tenant.headers).json()["items"][0]
+    assert (item["width"], item["height"]) == (80, 48)
+    stats = client.get(f"/v1/datasets/{dataset_id}", headers=tenant.headers).json()["stats"]
+    assert (stats["min_width"], stats["max_width"], stats["min_height"], stats["max_height"]) == (80, 80, 48, 48)
+
+
+def test_a_truncated_multipart_body_stores_nothing(client: TestClient, tenant: TenantCtx) -> None:
+    dataset_id = create_dataset(client, tenant)
+    body = multipart_body({"a.png": png(), "b.png": png(color=(1, 2, 3))})[:-60]  # cut inside b.png
+    response = client.post(f"/v1/datasets/{dataset_id}/files", content=body, headers={
+        **tenant.headers, "content-type": "multipart/form-data; boundary=XyZ"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == ("the multipart body cannot be read: it ends before its closing boundary, "
+                                         "so it is truncated or malformed; send the whole upload again")
+    assert client.get(f"/v1/datasets/{dataset_id}", headers=tenant.headers).json()["file_count"] == 0
+    whole = client.post(f"/v1/datasets/{dataset_id}/files", content=multipart_body({"a.png": png()}), headers={
+        **tenant.headers, "content-type": "multipart/form-data; boundary=XyZ"})
+    assert whole.status_code == 201, whole.text
+
+
 def test_skip_mode_stores_valid_images_and_reports_invalid(client: TestClient, tenant: TenantCtx) -> None:
     dataset_id = create_dataset(client, tenant)
     response = client.post(f"/v1/datasets/{dataset_id}/files?on_invalid=skip", headers=tenant.headers, files=[
@@ -71,6 +97,18 @@ def test_skip_mode_stores_valid_images_and_reports_invalid(client: TestClient, t
     assert body["accepted"] == 1 and [r["name"] for r in body["rejected"]] == ["bad.png"]
     detail = client.get(f"/v1/datasets/{dataset_id}", headers=tenant.headers).json()
     assert detail["report"]["uploads"][-1]["rejected"][0]["name"] == "bad.png"
+
+
+def test_the_dataset_keeps_a_bounded_report_of_each_upload(client: TestClient, tenant: TenantCtx) -> None:
+    dataset_id = create_dataset(client, tenant)
+    bad = {f"bad/{i:03}.png": b"not an image" for i in range(150)}
+    response = client.post(f"/v1/datasets/{dataset_id}/files?on_invalid=skip", headers=tenant.headers,
+                           files=[("files", ("set.zip", zip_of({"good.png": png(), **bad})))])
+    assert response.status_code == 201, response.text
+    assert len(response.json()["rejected"]) == 150  # the upload's own answer names every file
+    kept = client.get(f"/v1/datasets/{dataset_id}", headers=tenant.headers).json()["report"]["uploads"][-1]
+    assert (len(kept["rejected"]), kept["rejected_count"]) == (100, 150)
+    assert kept["rejected"][0] == {"name": "bad/000.png", "reason": "not an image: cannot identify image file"}
 
 
 def test_second_upload_adds_and_refuses_duplicate_names(client: TestClient, tenant: TenantCtx) -> None:

@@ -22,7 +22,7 @@ from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResu
 from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
 
 LIMITS = IntakeLimits(max_file_bytes=1_000_000, max_total_bytes=3_000_000, max_files=20, max_image_pixels=1_000_000,
-                      min_image_side=16, max_image_side=2048, max_caption_chars=100)
+                      min_image_side=16, max_image_side=2048, max_caption_chars=100, max_image_metadata_bytes=10_000)
 
 
 # --- test data ---------------------------------------------------------------------------------------------------
@@ -165,14 +165,15 @@ def test_metadata_wins_over_a_sidecar_with_a_warning(workdir: Path) -> None:
     result = upload(workdir, [part("metadata.jsonl", b'{"file_name": "a.png", "text": "from metadata"}\n'),
                               part("a.png", image()), part("a.txt", b"from sidecar")])
     assert [i.caption for i in result.images] == ["from metadata"]
-    assert result.warnings == ["'a.png' has captions in both metadata.jsonl line 1 and 'a.txt'; "
-                               "using metadata.jsonl line 1"]
+    assert result.warnings == ["1 image has captions in both a metadata.jsonl line and a .txt file; the line is used: "
+                               "'a.png' (metadata.jsonl line 1 and 'a.txt')"]
 
 
 def test_metadata_naming_a_missing_image_warns(workdir: Path) -> None:
     metadata = b'{"file_name": "gone.png", "text": "x"}'
     result = upload(workdir, [part("metadata.jsonl", metadata), part("a.png", image())])
-    assert "metadata.jsonl line 1: 'gone.png' is not in the upload" in result.warnings
+    assert result.warnings[0] == ("1 metadata line names an image that is not in the upload: "
+                                  "metadata.jsonl line 1 ('gone.png')")
 
 
 @pytest.mark.parametrize(("line", "problem"), [
@@ -463,8 +464,7 @@ def test_pillow_global_limit_and_warning_filters_are_left_alone(workdir: Path) -
 def test_orphan_caption_and_uncaptioned_images_warn(workdir: Path) -> None:
     result = upload(workdir, [part("a.png", image()), part("b.png", image(color=(1, 1, 1))),
                               part("other/a.txt", b"same stem, other folder"), part("c.txt", b"nobody")])
-    assert result.warnings == ["caption file 'c.txt' has no matching image",
-                               "caption file 'other/a.txt' has no matching image",
+    assert result.warnings == ["2 caption files have no matching image: 'c.txt', 'other/a.txt'",
                                "2 images have no caption: 'a.png', 'b.png'"]
     assert result.rejected == []
 
@@ -496,9 +496,22 @@ def test_caption_bom_blank_and_nul(workdir: Path) -> None:
     assert reasons(result) == {"c.txt": "caption contains a NUL character"}
 
 
-def test_one_sidecar_captions_images_sharing_its_stem(workdir: Path) -> None:
-    result = upload(workdir, [part("a.png", image()), part("a.jpg", image("JPEG")), part("a.txt", b"shared")])
-    assert [(i.name, i.caption) for i in result.images] == [("a.jpg", "shared"), ("a.png", "shared")]
+def test_one_sidecar_captions_images_sharing_its_stem_and_says_so(workdir: Path) -> None:
+    result = upload(workdir, [part("image.tiff", image("TIFF")), part("image.webp", image("WEBP")),
+                              part("image.txt", b"shared"), part("other.png", image()), part("other.txt", b"own")])
+    assert [(i.name, i.caption) for i in result.images] == [
+        ("image.tiff", "shared"), ("image.webp", "shared"), ("other.png", "own")]
+    assert result.warnings == ["1 caption file is shared by images with the same name, which all get its caption: "
+                               "'image.txt' ('image.tiff', 'image.webp')"]
+
+
+def test_a_sidecar_shared_with_a_rejected_or_metadata_captioned_image_is_no_clash(workdir: Path) -> None:
+    metadata = b'{"file_name": "b.png", "text": "from metadata"}'
+    result = upload(workdir, [part("a.png", image()), part("a.jpg", b"not a jpeg"), part("a.txt", b"a"),
+                              part("b.png", image(color=(1, 2, 3))), part("b.gif", image("GIF")), part("b.txt", b"b"),
+                              part("metadata.jsonl", metadata)])
+    assert {i.name: i.caption for i in result.images} == {"a.png": "a", "b.gif": "b", "b.png": "from metadata"}
+    assert not any("shared" in warning for warning in result.warnings)
 
 
 # --- the rest -----------------------------------------------------------------------------------------------------
@@ -516,7 +529,20 @@ def test_os_junk_is_ignored_silently(workdir: Path) -> None:
 def test_identical_images_warn(workdir: Path) -> None:
     result = upload(workdir, [part("a.png", image()), part("copy.png", image())])
     assert len(result.images) == 2
-    assert "'copy.png' has the same content as 'a.png'" in result.warnings
+    assert result.warnings[0] == ("1 image has the same content as another image in this upload: "
+                                  "'copy.png' (same as 'a.png')")
+
+
+def test_warnings_of_one_kind_are_one_line_however_many_files(workdir: Path) -> None:
+    archive = zip_of({f"set/{i:03}.png": image() for i in range(200)})
+    result = upload(workdir, [part("set.zip", archive)], limits(max_files=300))
+    assert len(result.images) == 200
+    assert result.warnings == [
+        "199 images have the same content as another image in this upload: 'set/001.png' (same as 'set/000.png'), "
+        "'set/002.png' (same as 'set/000.png'), 'set/003.png' (same as 'set/000.png'), "
+        "'set/004.png' (same as 'set/000.png'), 'set/005.png' (same as 'set/000.png') and 194 more",
+        "200 images have no caption: 'set/000.png', 'set/001.png', 'set/002.png', 'set/003.png', 'set/004.png' "
+        "and 195 more"]
 
 
 def test_limits_must_be_sane() -> None:
