@@ -7,6 +7,7 @@ Pillow cannot write (16-bit RGB or keyed PNGs, associated-alpha or signed TIFFs)
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zlib
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def over_white(colour: Image.Image, alphas: list[int]) -> Image.Image:
 
 
 def max_difference(one: Image.Image, other: Image.Image) -> int:
-    return max(high for _, high in ImageChops.difference(one, other).getextrema())  # type: ignore[union-attr]
+    return max(high for _, high in ImageChops.difference(one, other).getextrema())
 
 
 def saved(image: Image.Image, fmt: str, **params: Any) -> bytes:
@@ -67,7 +68,7 @@ def saved(image: Image.Image, fmt: str, **params: Any) -> bytes:
 def pixels(image: Image.Image) -> list[list[tuple[int, ...]]]:
     def pixel(x: int, y: int) -> tuple[int, ...]:
         value = image.getpixel((x, y))
-        return value if isinstance(value, tuple) else (int(value),)  # type: ignore[arg-type, return-value]
+        return value if isinstance(value, tuple) else (int(value),)
 
     return [[pixel(x, y) for x in range(image.width)] for y in range(image.height)]
 
@@ -160,6 +161,32 @@ DEVICE_LINK = ADOBE_RGB[:12] + b"link" + ADOBE_RGB[16:]  # readable, but convert
 LINEAR_GREY = icc_profile(b"GRAY", {b"desc": _desc("linear grey"), b"wtpt": WHITE_POINT, b"kTRC": _curve(1.0)})
 
 
+def _cmyk_shown(cmyk: tuple[int, int, int, int]) -> tuple[int, int, int]:
+    """What CMYK_SWAPPED shows for `cmyk`: the naive conversion with C, M and Y rotated (C prints yellow)."""
+    cyan, magenta, yellow, black = cmyk
+    return tuple(round((255 - value) * (255 - black) / 255) for value in (magenta, yellow, cyan))
+
+
+def _cmyk_profile() -> bytes:
+    """A CMYK printer profile whose lut8 maps the 16 corners of CMYK space to CIELAB as `_cmyk_shown` says."""
+    def lab(rgb: tuple[int, int, int]) -> bytes:
+        pixel = ImageCms.profileToProfile(Image.new("RGB", (1, 1), rgb), SRGB, ImageCms.createProfile("LAB"),
+                                          outputMode="LAB")
+        assert pixel is not None
+        return bytes(pixel.getpixel((0, 0)))
+
+    corners = itertools.product((0, 255), repeat=4)
+    grid = b"".join(lab(_cmyk_shown(corner)) for corner in corners)
+    identity = bytes(range(256))
+    lut = (b"mft1\0\0\0\0" + bytes([4, 3, 2, 0]) + _s15(1, 0, 0, 0, 1, 0, 0, 0, 1) + identity * 4 + grid
+           + identity * 3)
+    profile = icc_profile(b"CMYK", {b"desc": _desc("CMYK, channels rotated"), b"wtpt": WHITE_POINT, b"A2B0": lut})
+    return profile[:12] + b"prtr" + profile[16:20] + b"Lab " + profile[24:]  # a printer's, CIELAB as PCS
+
+
+CMYK_SWAPPED = _cmyk_profile()
+
+
 def in_profile(picture: Image.Image, profile: bytes | None, mode: str) -> Image.Image:
     """`picture` (sRGB) re-encoded in the colour space of `profile` (None: CIELAB): shown alike, stored otherwise."""
     target = ImageCms.createProfile("LAB") if profile is None else ImageCms.ImageCmsProfile(io.BytesIO(profile))
@@ -178,6 +205,9 @@ LA = Image.merge("LA", (GREY, patches("L", ALPHAS)))
 PALETTE = patches("P", list(range(6)))
 PALETTE.putpalette([channel for colour in COLOURS for channel in colour])
 BLACK_WHITE = patches("L", [0, 255, 255, 0, 0, 255])
+_CORNERS = [(255, 0, 0, 0), (0, 255, 0, 0), (0, 0, 255, 0), (0, 0, 0, 255), (255, 255, 0, 0), (0, 0, 0, 0)]
+CMYK_CORNERS = patches("CMYK", _CORNERS)
+CMYK_CORNERS_SHOWN = patches("RGB", [_cmyk_shown(corner) for corner in _CORNERS])
 
 
 def _keyed(shown: Image.Image, patch: int) -> Image.Image:
@@ -250,6 +280,10 @@ CASES = [
     Case("animated WebP: the first frame", "webp", _animated("WEBP", lossless=True), RGB),
     Case("CMYK JPEG", "jpg", saved(RGB.convert("CMYK"), "JPEG", quality=95), RGB, 6),
     Case("CMYK TIFF", "tiff", saved(RGB.convert("CMYK"), "TIFF"), RGB),
+    Case("CMYK JPEG with a colour profile", "jpg", saved(CMYK_CORNERS, "JPEG", quality=95, icc_profile=CMYK_SWAPPED),
+         CMYK_CORNERS_SHOWN, 10),
+    Case("CMYK TIFF with a colour profile", "tiff", saved(CMYK_CORNERS, "TIFF", icc_profile=CMYK_SWAPPED),
+         CMYK_CORNERS_SHOWN, 10),
     Case("YCbCr TIFF", "tiff", saved(RGB.convert("YCbCr"), "TIFF"), RGB, 3),
     Case("CIELAB TIFF", "tiff", saved(in_profile(RGB, None, "LAB"), "TIFF"), RGB, 8),
     Case("BMP", "bmp", saved(RGB, "BMP"), RGB),

@@ -76,10 +76,10 @@ def inspect_image(path: Path, *, suffix: str, max_pixels: int, min_side: int, ma
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _open(fp, suffix, max_pixels) as image, _decoding(max_pixels):
                 _check_pixels(*image.size, max_pixels)
-                _check_metadata(image, path, max_metadata_bytes)
                 fmt = FORMATS[str(image.format)]
                 width, height = to_display_rgb(image).size  # decodes: what the trainer will see
                 _check_sides(width, height, min_side, max_side)
+                _check_metadata(image, path, max_metadata_bytes)
             with _open(fp, suffix, max_pixels) as fresh, _decoding(max_pixels):
                 fresh.verify()  # PNG: checks every chunk's CRC, which load() skips
     return ImageInfo(fmt, width, height)

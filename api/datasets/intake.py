@@ -4,7 +4,8 @@ Pure: no database, HTTP or object storage, no global state; it writes only under
 Steps: list every entry and refuse anything unsafe or too large before extracting a byte; copy
 the entries we read into `workdir` (counting bytes as they stream, since declared sizes can lie);
 decode every image; pair captions. Security and size problems refuse the whole upload
-(InvalidInput, PayloadTooLarge); a bad image or caption is one Rejection in the result.
+(InvalidInput, PayloadTooLarge); a bad image or caption is one Rejection in the result. Warnings
+are one line per kind, however many files share it (`warning_groups`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Counted from the file's own structure where Pillow skips parts (PNG chunks, WebP's RIFF chunks, GIF's
 extension blocks, bytes after the image's end), from the segments and tags Pillow parses otherwise (JPEG,
 TIFF). What a viewer needs to draw the pixels is not counted: pixel data, palette, transparency, gamma,
-animation control, and the ICC colour profile. The walks stop quietly at anything malformed: decoding
-judges whether the file is usable.
+animation control, and the ICC colour profile. The walks stop quietly at anything malformed: they run
+on files that decoded.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _png(image: Image.Image, path: Path) -> Counter[str]:
             length, kind = struct.unpack(">I4s", header)
             start = fp.tell()
             if kind in _PNG_TEXT_CHUNKS:
-                keyword = fp.read(80).split(b"\0", 1)[0].decode("latin-1")
+                keyword = fp.read(min(length, 80)).split(b"\0", 1)[0].decode("latin-1")
                 sizes["XMP" if keyword == "XML:com.adobe.xmp" else f"PNG text {keyword!r}"] += length
             elif kind == b"eXIf":
                 sizes["EXIF"] += length
