@@ -150,10 +150,9 @@ def _reserve_gpu(session: Session, endpoint: Endpoint, model: Model, pool: GpuPo
     """A cold endpoint needs its model held: free if the tenant already holds it for another warm
     endpoint (its LoRAs share the base), else one more GPU within capacity and the tenant's quota."""
     serving = warm_gpus(session, pool.id)
-    key = serving_key(model)
-    if (endpoint.tenant_id, key) not in serving:
+    if (endpoint.tenant_id, serving_key(model)) not in {(warm.tenant_id, warm.key) for warm in serving}:
         jobs = select(Job.tenant_id, Job.gpus).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
-        held = [(tenant, gpus) for tenant, gpus in session.execute(jobs)] + [(tenant, 1) for tenant, _ in serving]
+        held = [(tenant, gpus) for tenant, gpus in session.execute(jobs)] + [(warm.tenant_id, 1) for warm in serving]
         quota = session.scalar(select(Quota).where(Quota.tenant_id == endpoint.tenant_id, Quota.pool_id == pool.id))
         limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
         if sum(gpus for tenant, gpus in held if tenant == endpoint.tenant_id) + 1 > limit:

@@ -1,17 +1,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
 from sanacloud.api.schemas import ResponseModel
+
+IN_USE = ("GPUs held now: by admitted and running jobs, and one per model loaded for warm endpoints (an endpoint "
+          "holds it until it has been idle for its idle timeout)")
+
+
+class GpuHolderOut(ResponseModel):
+    kind: Literal["job", "endpoint"]
+    ids: list[str] = Field(description="the job; or the endpoints sharing one loaded model (and its one GPU)")
+    gpus: int
 
 
 class PoolUsage(ResponseModel):
     pool: str
     gpu_seconds: float = Field(description="GPU time billed in the interval (GPUs x seconds running)")
     jobs: int = Field(description="jobs and endpoints that used GPUs in the interval")
-    gpus_in_use: int = Field(description="GPUs the tenant's admitted and running jobs hold now")
+    gpus_in_use: int = Field(description=IN_USE)
+    gpus_held_by_jobs: int
+    gpus_held_by_endpoints: int
+    holders: list[GpuHolderOut] = Field(description="what of the tenant's holds its GPUs now")
     nominal_gpus: int
     borrowing_limit_gpus: int
 
@@ -30,8 +43,23 @@ class UsageLineOut(ResponseModel):
     jobs: int
 
 
+class TenantGpuHolderOut(GpuHolderOut):
+    tenant_id: str
+
+
+class PoolNow(ResponseModel):
+    pool: str
+    capacity_gpus: int
+    gpus_in_use: int = Field(description=IN_USE)
+    gpus_held_by_jobs: int
+    gpus_held_by_endpoints: int
+    holders: list[TenantGpuHolderOut]
+    queued_jobs: int = Field(description="jobs waiting for GPUs of the pool (each says why in its wait_reason)")
+
+
 class UsageReport(ResponseModel):
     since: datetime
     until: datetime
     lines: list[UsageLineOut]
     total_gpu_seconds: float
+    pools: list[PoolNow] = Field(description="each pool now: what holds its GPUs, and how many jobs wait")

@@ -14,6 +14,7 @@ Tasks are sent to the broker only once the transaction has committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from sqlalchemy import select
@@ -27,7 +28,8 @@ from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.states import JobStatus, transition
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.usage import recent_usage
-from sanacloud.platform.serving.generations import warm_gpus
+from sanacloud.platform.scheduler.waiting import record_waits
+from sanacloud.platform.serving.generations import WarmModel, warm_gpus
 from sanacloud.platform.settings import get_settings
 
 HOLDING = (JobStatus.ADMITTED, JobStatus.RUNNING)
@@ -38,15 +40,19 @@ def lock_pool(session: Session, pool_id: str) -> GpuPool | None:
 
 
 def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
-    """Admit what fits in the pool and ask borrowers to make room; returns what was decided."""
+    """Admit what fits in the pool, ask borrowers to make room, and tell every other queued job why
+    it waits; returns what was decided."""
     pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
-    decided = policy.plan(load_state(session, pool))
+    serving = warm_gpus(session, pool.id)
+    state = load_state(session, pool, serving)
+    decided = policy.plan(state)
     for admission in decided.admit:
         _admit(session, pool, admission)
     for job_id in decided.preempt:
         _preempt(session, job_id)
+    record_waits(session, pool, state, decided, serving)
     return decided
 
 
@@ -55,7 +61,8 @@ def schedule_all(session: Session) -> list[policy.Plan]:
     return [schedule_pool(session, pool_id) for pool_id in session.scalars(select(GpuPool.id).order_by(GpuPool.id))]
 
 
-def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
+def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel] | None = None) -> policy.PoolState:
+    """The pool as the policy sees it; `serving`: the warm models already read in this transaction."""
     now = utcnow()
     held = session.execute(
         select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.priority,
@@ -66,7 +73,7 @@ def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
         .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED, Tenant.status == TenantStatus.ACTIVE)
         .order_by(Job.created_at, Job.id)).all()
     # A model held for warm endpoints takes one GPU of the pool; it is never a borrower, so never preempted.
-    serving = warm_gpus(session, pool.id)
+    serving = warm_gpus(session, pool.id) if serving is None else serving
     quotas = {q.tenant_id: policy.Quota(nominal=q.nominal_gpus, borrowing_limit=q.borrowing_limit_gpus)
               for q in session.scalars(select(Quota).where(Quota.pool_id == pool.id))}
     weights = {tenant: weight for tenant, weight in session.execute(
@@ -77,7 +84,7 @@ def load_state(session: Session, pool: GpuPool) -> policy.PoolState:
         held=[policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, borrowed=row.borrowed,
                           draining=row.preempt_requested_at is not None, priority=row.priority, admitted_seq=seq)
               for seq, row in enumerate(held)]
-        + [policy.Held(job_id=f"serving:{key}", tenant_id=tenant, gpus=1, borrowed=False) for tenant, key in serving],
+        + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=1, borrowed=False) for warm in serving],
         waiting=[policy.Waiting(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, priority=row.priority,
                                 created_seq=seq) for seq, row in enumerate(waiting)])
 

@@ -8,6 +8,7 @@ resolution, sampler and negative prompt; only their prompts and seeds differ.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -60,12 +61,37 @@ def serving_key(model: Model) -> str:
     return model.id if model.kind == "full" else (model.base_model_id or model.id)
 
 
-def warm_gpus(session: Session, pool_id: str) -> list[tuple[str, str]]:
-    """(tenant, serving key) of every model held for a warm endpoint in the pool: one GPU each.
-    A tenant's endpoints on one base share its GPU, as they share the loaded base."""
-    rows = session.execute(select(Endpoint.tenant_id, Model).join(Model, Model.id == Endpoint.model_id)
-                           .where(Endpoint.pool_id == pool_id, Endpoint.status.in_(WARM)))
-    return sorted({(tenant_id, serving_key(model)) for tenant_id, model in rows})
+@dataclass(frozen=True)
+class WarmEndpoint:
+    id: str
+    idle_timeout_s: int
+    min_replicas: int  # >= 1: kept warm however idle
+
+
+@dataclass(frozen=True)
+class WarmModel:
+    """A model held in memory for warm endpoints: one GPU of the pool. A tenant's endpoints on one
+    base share its GPU, as they share the loaded base."""
+
+    tenant_id: str
+    key: str  # serving_key
+    endpoints: tuple[WarmEndpoint, ...]
+
+    @property
+    def holder_id(self) -> str:
+        """Its id among the scheduler's GPU holders (job ids otherwise)."""
+        return f"serving:{self.tenant_id}:{self.key}"
+
+
+def warm_gpus(session: Session, pool_id: str) -> list[WarmModel]:
+    """Every model held for warm endpoints in the pool, one GPU each."""
+    rows = session.execute(select(Endpoint.tenant_id, Endpoint.id, Endpoint.idle_timeout_s, Endpoint.min_replicas,
+                                  Model).join(Model, Model.id == Endpoint.model_id)
+                           .where(Endpoint.pool_id == pool_id, Endpoint.status.in_(WARM)).order_by(Endpoint.id))
+    held: dict[tuple[str, str], list[WarmEndpoint]] = defaultdict(list)
+    for tenant_id, endpoint_id, idle_timeout_s, min_replicas, model in rows:
+        held[(tenant_id, serving_key(model))].append(WarmEndpoint(endpoint_id, idle_timeout_s, min_replicas))
+    return [WarmModel(tenant_id, key, tuple(endpoints)) for (tenant_id, key), endpoints in sorted(held.items())]
 
 
 def served_model(session: Session, model: Model) -> ServedModel:

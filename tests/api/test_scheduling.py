@@ -134,6 +134,8 @@ def test_usage_reports_billed_gpu_time(client: TestClient, tenant: TenantCtx, ad
     start(job_id)
     mine = client.get("/v1/usage", headers=tenant.headers).json()["pools"]
     assert mine == [{"pool": "gpu", "gpu_seconds": mine[0]["gpu_seconds"], "jobs": 1, "gpus_in_use": 2,
+                     "gpus_held_by_jobs": 2, "gpus_held_by_endpoints": 0,
+                     "holders": [{"kind": "job", "ids": [job_id], "gpus": 2}],
                      "nominal_gpus": 2, "borrowing_limit_gpus": 0}]
     with session_scope() as session:  # pretend it ran for 30 s
         session.execute(update(Job).where(Job.id == job_id).values(accounted_until=utcnow() - timedelta(seconds=30)))
