@@ -106,6 +106,8 @@ def test_the_reason_follows_what_holds_the_gpus_and_is_gone_once_admitted(client
         [{"kind": "job", "ids": [second], "gpus": 1}, {"kind": "job", "ids": [third], "gpus": 1}]]
     assert [event["reason"].split(": ")[-1] for event in waiting_events(client, tenant, third)] == [
         f"jobs {first}, {second}"]
+    cancelled = client.post(f"/v1/jobs/{fourth}/cancel", headers=tenant.headers).json()
+    assert cancelled["status"] == "cancelled" and cancelled["wait_reason"] is None
 
 
 def test_a_job_within_quota_waiting_for_preempted_borrowers_says_so(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
