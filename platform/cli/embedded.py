@@ -1,62 +1,61 @@
 """`sanacloud up`: the whole platform on one machine: API, a worker and beat, on SQLite, a local
-object store and Celery's filesystem broker, all under one data directory."""
+object store and Celery's filesystem broker, all under one data directory.
+
+The terminal shows what the user needs (the banner, then warnings and errors); every process's
+full log goes to `DATA_DIR/logs/`.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from sanacloud.platform.processes import die_with_parent
+from sanacloud.platform.cli import children
+from sanacloud.platform.cli.instance import RunningUp, recorded
+from sanacloud.platform.cli.messages import fail
+from sanacloud.platform.cli.target import DataDirOption, choose_data_dir
 
 if TYPE_CHECKING:
     from sanacloud.platform.bootstrap import EmbeddedCredentials
 
-DEFAULT_DATA_DIR = Path.home() / ".sanacloud"
-# Housekeeping (the scheduler's tick) must not wait behind a training run: two workers.
-MAINTENANCE_WORKER = ("--queues", "maintenance", "--concurrency", "1")
-GPU_WORKER = ("--queues", "train.local,infer.local", "--pool", "solo", "--hostname", "gpu@%h")
-
 
 def up(
-    data_dir: Annotated[Path, typer.Option(help="where the database, objects and broker live")] = DEFAULT_DATA_DIR,
+    data_dir: DataDirOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
 ) -> None:
     """Run the embedded platform (a second `up` on the same data dir reuses everything in it)."""
-    data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = _lock(data_dir)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(data_dir),
-                       "SANACLOUD_PUBLIC_URL": os.environ.get("SANACLOUD_PUBLIC_URL", url)})
-    credentials = _prepare(data_dir)
-    children = [_spawn("worker", *MAINTENANCE_WORKER), _spawn("worker", *GPU_WORKER), _spawn("beat")]
-    typer.echo(f"sanacloud is up at {url}  (API docs: {url}/docs)\n"
-               f"  tenant:  {credentials.tenant}\n  API key: {credentials.api_key}\n"
-               f"  data:    {data_dir}\n"
-               f"try: curl -H 'Authorization: Bearer {credentials.api_key}' {url}/v1/datasets")
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exit so that the
-    # children are stopped below rather than orphaned.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        import uvicorn
+    import uvicorn
 
-        uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    from sanacloud.platform.cli.readiness import Announcer, Banner
+
+    chosen = choose_data_dir(data_dir, look_for_running=False)
+    home, logs = chosen.path, chosen.path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    lock = _lock(home)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    typer.echo(f"starting sanacloud in {home}" + (f" ({chosen.chosen_by})" if chosen.chosen_by else "") + " ...")
+    os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(home),
+                       "SANACLOUD_PUBLIC_URL": os.environ.get("SANACLOUD_PUBLIC_URL", url)})
+    credentials = _prepare(home)
+    # uvicorn re-raises the signal that stopped it; make that an exit, so that the children are stopped below.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: sys.exit(0))
+    processes = children.start_all(logs)
+    try:
+        server = uvicorn.Server(uvicorn.Config("sanacloud.api.app:create_app", factory=True, host=host, port=port,
+                                               log_config=_api_logging(logs / "api.log")))
+        Announcer(server, processes, Banner(url, credentials.tenant, credentials.api_key, home, logs)).start()
+        with recorded(RunningUp(home, url, os.getpid())):
+            server.run()
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        children.stop_all(processes)
         lock.close()
 
 
@@ -65,8 +64,7 @@ def _lock(data_dir: Path) -> TextIO:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        typer.echo(f"error: another `sanacloud up` is already running on {data_dir}", err=True)
-        raise typer.Exit(code=1) from None
+        raise fail(f"another `sanacloud up` is already running on {data_dir}") from None
     return handle
 
 
@@ -83,6 +81,15 @@ def _prepare(data_dir: Path) -> EmbeddedCredentials:
         return bootstrap.ensure_embedded_tenant(session, data_dir / "credentials.json")
 
 
-def _spawn(*args: str) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "celery", "-A", "sanacloud.workers.celery_app", *args, "--loglevel", "INFO"]
-    return subprocess.Popen(argv, env=os.environ.copy(), preexec_fn=die_with_parent())
+def _api_logging(log_file: Path) -> dict[str, Any]:
+    """The API's log (uvicorn's and the app's) into `log_file`; warnings and errors on the terminal too."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"}},
+        "handlers": {
+            "file": {"class": "logging.FileHandler", "filename": str(log_file), "formatter": "plain"},
+            "terminal": {"class": "logging.StreamHandler", "level": "WARNING", "formatter": "plain"},
+        },
+        "root": {"handlers": ["file", "terminal"], "level": "INFO"},
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.deadlines import Deadline, scaled, wait_until
+
 SANACLOUD = str(Path(sys.executable).with_name("sanacloud"))
+UP_BANNER_END = "Ctrl-C stops it."  # the last line `sanacloud up` prints once everything is up
 
 
 @contextmanager
@@ -36,12 +40,12 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> bool:
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=grace_s)
+            process.wait(timeout=scaled(grace_s))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    deadline = time.monotonic() + grace_s
-    while group_alive(process.pid) and time.monotonic() < deadline:
+    deadline = Deadline(grace_s, f"process group {process.pid} to end")
+    while group_alive(process.pid) and not deadline.passed:
         time.sleep(0.2)
     if group_alive(process.pid):
         os.killpg(process.pid, signal.SIGKILL)
@@ -49,27 +53,40 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> bool:
     return True
 
 
+def tail(log: Path, chars: int = 3000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else f"({log} does not exist)"
+
+
 def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(f"process exited with {process.returncode}:\n{tail(log)}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not become healthy:\n{log.read_text()[-3000:]}")
+            return False
+
+    wait_until(healthy, what=f"{url}/healthz to answer 200", timeout_s=timeout_s, every_s=0.3,
+               describe=lambda: tail(log))
 
 
 def wait_for_text(log: Path, text: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{text!r} never appeared in {log}:\n{log.read_text()[-3000:] if log.exists() else ''}")
+    wait_until(lambda: log.exists() and text in log.read_text(errors="replace"), what=f"{text!r} in {log}",
+               timeout_s=timeout_s, every_s=0.3, describe=lambda: tail(log))
+
+
+def wait_for_banner(log: Path, timeout_s: float = 240) -> str:
+    """`sanacloud up`'s output once it says it is up; fails at once when it reports an error instead,
+    with the tail of each log the error names."""
+    def said() -> str | None:
+        shown = log.read_text(errors="replace") if log.exists() else ""
+        if "error: " in shown:
+            named = "\n".join(f"--- {path}:\n{tail(Path(path))}" for path in re.findall(r"see (/\S+?)\)", shown))
+            raise AssertionError(f"`sanacloud up` reported an error:\n{shown}\n{named}")
+        return shown if UP_BANNER_END in shown else None
+
+    return wait_until(said, what="`sanacloud up` to say it is up", timeout_s=timeout_s, every_s=0.3,
+                      describe=lambda: tail(log))
 
 
 def group_alive(pid: int) -> bool:

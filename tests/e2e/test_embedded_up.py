@@ -1,18 +1,25 @@
 """`sanacloud up` for real: API, workers and beat processes on SQLite, a local folder and the
 filesystem broker; the whole flow over HTTP, including a LoRA fine-tune of sana-tiny on the CPU
-with checkpoints and sample images; a restart on the same data dir keeps everything."""
+with checkpoints and sample images; a restart on the same data dir keeps everything.
+
+What a user sees: the URL and key last on the screen, once they work, and the admin CLI acting
+on the running platform without being told where it is."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.deadlines import scaled
 from tests.e2e.flow import train_lora_to_success, upload_submit_list_cancel
-from tests.e2e.processes import SANACLOUD, running, stop, wait_for_text, wait_healthy
+from tests.e2e.processes import SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +35,8 @@ def test_up_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) ->
     log = tmp_path / "up.log"
 
     with running(argv, CLEAN_ENV, log) as up:
-        wait_healthy(url, up, log)
-        wait_for_text(log, "ready.")  # the Celery worker
-        wait_for_text(log, "beat: Starting")
+        assert "workers: ready." in wait_for_banner(log)
+        wait_for_text(data_dir / "logs" / "beat.log", "beat: Starting")
         credentials = json.loads((data_dir / "credentials.json").read_text())
         assert credentials["api_key"] in log.read_text()
         ids = upload_submit_list_cancel(url, credentials["api_key"])
@@ -52,3 +58,36 @@ def test_up_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) ->
         checkpoints = httpx.get(f"{url}/v1/jobs/{trained['id']}/checkpoints", headers=headers).json()
         assert httpx.get(checkpoints[-1]["sample_urls"][0]).content.startswith(b"\x89PNG")
     assert sorted(p.name for p in (data_dir / "objects" / "tenants").iterdir())
+
+
+@pytest.mark.timeout(420)
+def test_up_prints_the_url_and_key_last_once_they_work_and_the_cli_finds_its_data(tmp_path: Path) -> None:
+    home, state, data_dir, port = tmp_path / "home", tmp_path / "state", tmp_path / "data", free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**CLEAN_ENV, "HOME": str(home), "XDG_STATE_HOME": str(state)}
+    log = tmp_path / "up.log"
+
+    with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(port)], env, log) as up:
+        shown = wait_for_banner(log)
+        key = re.findall(r"API key: (sk_\S+)", shown)[0]
+        # What a user does on seeing the key: use it at once.
+        assert httpx.get(f"{url}/v1/datasets", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        lines = shown.splitlines()
+        assert lines[0] == f"starting sanacloud in {data_dir} ..." and lines[1].startswith(f"sanacloud is up at {url}")
+        assert "  workers: ready." in lines and len(lines) == 1 + 8, shown  # that line and the banner, no noise
+        for worker in ("maintenance-worker", "gpu-worker"):
+            assert " ready." in (data_dir / "logs" / f"{worker}.log").read_text()
+
+        cli_env = {**{k: v for k, v in os.environ.items() if k != "SANACLOUD_DATA_DIR"}, **env}
+        created = subprocess.run([SANACLOUD, "admin", "create-tenant", "acme"], env=cli_env, capture_output=True,
+                                 text=True, timeout=scaled(120))
+        assert created.returncode == 0 and created.stdout.startswith("ten_"), created.stderr
+        assert created.stderr == f"using data dir {data_dir} (of `sanacloud up` at {url}, pid {up.pid})\n"
+        admin = subprocess.run([SANACLOUD, "admin", "create-key", "--platform-admin"], env=cli_env,
+                               capture_output=True, text=True, timeout=scaled(120))
+        tenants = httpx.get(f"{url}/v1/admin/tenants", headers={"Authorization": f"Bearer {admin.stdout.strip()}"})
+        assert "acme" in [tenant["name"] for tenant in tenants.json()["items"]], tenants.text
+        assert not (home / ".sanacloud").exists()
+        assert log.read_text() == shown, "more on the screen after the banner"
+        assert stop(up), "worker or beat outlived `sanacloud up`"
+    assert not list((state / "sanacloud" / "running").glob("*.json")), "`up` left its record behind"
