@@ -13,41 +13,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sanacloud.platform.errors import DomainError, TooManyRequests
+from sanacloud.api.headers import SECURITY_HEADERS
+from sanacloud.api.invalid_input import describe
+from sanacloud.platform.errors import DomainError, TooManyRequests, shortened
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+PATH_CHARS = 200  # of the request's path a problem repeats
 
 
 def problem(request: Request, status: int, title: str, detail: str,
             errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-                            "instance": request.url.path}
+                            "instance": shortened(request.url.path, PATH_CHARS)}
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
-    return ".".join(parts) or "body"
-
-
-def _describe(error: dict[str, Any]) -> dict[str, Any]:
-    """One readable line per pydantic error, e.g. "unknown field 'foo'" or "steps: must be >= 1"."""
-    loc = tuple(error.get("loc", ()))
-    where = _location(loc)
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        field = loc[-1] if loc else "?"
-        parent = _location(loc[:-1])
-        where_text = f" in {parent}" if parent != "body" else ""
-        return {"loc": where, "msg": f"unknown field {field!r}{where_text}; remove it or check its spelling"}
-    if kind == "missing":
-        return {"loc": where, "msg": f"{where}: field required"}
-    if kind == "json_invalid":
-        return {"loc": where, "msg": "request body is not valid JSON"}
-    return {"loc": where, "msg": f"{where}: {error.get('msg', 'invalid value')}"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -60,24 +41,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_describe(e) for e in exc.errors()]
+        errors = describe(exc.errors(), exc.body)
         detail = "; ".join(e["msg"] for e in errors[:5]) or "invalid request"
         return problem(request, 422, "Invalid input", detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        path = shortened(request.url.path, PATH_CHARS)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no route {request.method} {request.url.path}"
+            detail = f"no route {request.method} {path}"
         if exc.status_code == 405:
-            detail = f"method {request.method} is not allowed on {request.url.path}"
+            detail = f"method {request.method} is not allowed on {path}"
         return problem(request, exc.status_code, _title(exc.status_code), detail,
                        headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(request, 500, "Internal server error", "the server failed; the error was logged")
+        return problem(request, 500, "Internal server error", "the server failed; the error was logged",
+                       headers=SECURITY_HEADERS)  # sent past SecurityHeaders: see there
 
 
 def _title(status: int) -> str:

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+ECHO_CHARS = 100  # of user input a message repeats: enough to recognise it, never a 10,000-character id
+
+
+def shortened(text: str, limit: int = ECHO_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def echo(value: str) -> str:
+    """User input quoted for a message (as repr quotes it), cut short with an ellipsis when long."""
+    return repr(value) if len(value) <= ECHO_CHARS else repr(value[:ECHO_CHARS]) + "..."
+
 
 class DomainError(Exception):
     status = 400
@@ -21,7 +32,7 @@ class NotFound(DomainError):
 
     @classmethod
     def of(cls, kind: str, object_id: str) -> NotFound:
-        return cls(f"{kind} {object_id!r} does not exist")
+        return cls(f"{kind} {echo(object_id)} does not exist")
 
 
 class InvalidInput(DomainError):

@@ -79,7 +79,7 @@ class QuotaOut(ResponseModel):
 
 class BaseModelImport(RequestModel):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.\-]{0,99}$")]
-    family: str = Field(description="one of the catalog's families, e.g. sana-600m-1024")
+    family: str = Field(max_length=100, description="one of the catalog's families, e.g. sana-600m-1024")
     uri: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
         description="where the diffusers-format folder is: a local path, or s3://bucket/prefix")
 

@@ -36,7 +36,7 @@ def get_object(key: str, expires: Expires, signature: Signature, store: StoreDep
         size = store.stat(key).size
         chunks = store.open(key)
     except ObjectNotFound:
-        raise NotFound(f"object {key!r} does not exist") from None
+        raise NotFound.of("object", key) from None
     media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     return StreamingResponse(chunks, media_type=media_type, headers={"Content-Length": str(size)})
 
