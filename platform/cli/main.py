@@ -39,10 +39,11 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
 
 @app.command()
 def api(host: Host = "0.0.0.0", port: Port = 8000,
-        workers: Annotated[int, typer.Option(help="API processes")] = 1) -> None:
+        workers: Annotated[int, typer.Option(help="API processes")] = 1, data_dir: DataDirOption = None) -> None:
     """Run the REST API (and the dashboard)."""
     import uvicorn
 
+    open_platform(data_dir)
     uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True)
 
@@ -53,17 +54,17 @@ def worker(queues: Annotated[str, typer.Option(help="comma-separated queues to c
            pool: Annotated[str, typer.Option(help="Celery pool; 'solo' runs the task in the worker process "
                                                   "(what GPU workers use: one run each)")] = "prefork",
            hostname: Annotated[str, typer.Option(help="node name, e.g. gpu1@%h; unique per worker")] = "celery@%h",
-           ) -> None:
+           data_dir: DataDirOption = None) -> None:
     """Run a Celery worker."""
+    open_platform(data_dir)
     _exec_celery("worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", pool,
                  "--hostname", hostname, "--loglevel", "INFO")
 
 
 @app.command()
-def beat() -> None:
+def beat(data_dir: DataDirOption = None) -> None:
     """Run the periodic scheduler (one per deployment)."""
-    from sanacloud.platform.settings import get_settings
-
+    open_platform(data_dir)
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     _exec_celery("beat", "--loglevel", "INFO")
 

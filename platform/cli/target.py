@@ -58,7 +58,7 @@ def choose_data_dir(option: Path | None, *, look_for_running: bool) -> DataDir:
 def open_platform(option: Path | None, *, create: bool = False) -> None:
     """Points this process's settings and sessions at the platform's database.
 
-    Unless `create` (what `sanacloud migrate` does), a database that is missing or not at the
+    Unless `create` (what `sanacloud migrate` does), a database that is missing or behind the
     latest revision ends the command with a one-line error that says what to run, and nothing
     is created: SQLite would make an empty database file on the first connect.
     """
@@ -93,10 +93,15 @@ def _check_migrated(url: str, *, where: str, flag: str) -> None:
         revision = migrate.current(url)
     except SQLAlchemyError as error:
         raise fail(f"cannot open the {where}: {first_line(error)}") from None
-    latest = ScriptDirectory.from_config(migrate.alembic_config(url)).get_heads()
-    if revision not in latest:
-        state = "has no sanacloud schema" if revision is None else f"is at revision {revision}, not {latest[0]}"
-        raise fail(f"the {where} {state}: run `sanacloud migrate{flag}`")
+    scripts = ScriptDirectory.from_config(migrate.alembic_config(url))
+    if revision is None:
+        raise fail(f"the {where} has no sanacloud schema: run `sanacloud migrate{flag}`")
+    # A revision these scripts do not know is a newer release's, which migrated the database; this
+    # one goes on (as old API pods do while a rollout replaces them).
+    known = {script.revision for script in scripts.walk_revisions()}
+    if revision in known and revision not in scripts.get_heads():
+        raise fail(f"the {where} is at revision {revision}, not {scripts.get_current_head()}: "
+                   f"run `sanacloud migrate{flag}`")
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -28,6 +28,8 @@ from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.security import hash_api_key
 from tests.api.conftest import reset_caches
 from tests.conftest import fresh_pg_database
+from tests.deadlines import scaled
+from tests.e2e.processes import SANACLOUD
 
 runner = CliRunner()
 LATEST = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
@@ -131,6 +133,18 @@ def test_a_missing_platform_is_one_line_that_says_what_to_run_and_nothing_is_cre
     assert not default.exists() and not elsewhere.exists()
 
 
+@pytest.mark.parametrize("command", ["api", "worker", "beat"])
+def test_the_platform_s_processes_do_not_start_without_its_database(home: Path, tmp_path: Path, command: str) -> None:
+    env = {**os.environ, "HOME": str(home), "XDG_STATE_HOME": str(tmp_path / "state")}
+    try:
+        started = subprocess.run([SANACLOUD, command], env=env, capture_output=True, text=True, timeout=scaled(60))
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"`sanacloud {command}` started without a database") from None
+    assert started.returncode == 1 and not started.stdout, started.stderr
+    assert started.stderr.startswith(f"error: no sanacloud database in data dir {home / '.sanacloud'} (the default)")
+    assert len(started.stderr.splitlines()) == 1 and not (home / ".sanacloud").exists(), started.stderr
+
+
 def test_a_database_behind_the_migrations_is_refused_until_migrate(data_dir: Path) -> None:
     data_dir.mkdir()
     sqlite3.connect(data_dir / "sanacloud.db").close()  # an empty file, as an old CLI left behind
@@ -140,6 +154,13 @@ def test_a_database_behind_the_migrations_is_refused_until_migrate(data_dir: Pat
     line = one_error_line(run("admin", "create-tenant", "acme"))
     assert f"is at revision 0001, not {LATEST}: run `sanacloud migrate`" in line, line
     invoke("migrate")
+    assert invoke("admin", "create-tenant", "acme").startswith("ten_")
+
+
+def test_a_database_a_newer_release_migrated_is_used(data_dir: Path) -> None:
+    invoke("migrate")
+    with sqlite3.connect(data_dir / "sanacloud.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
     assert invoke("admin", "create-tenant", "acme").startswith("ten_")
 
 
