@@ -3,6 +3,11 @@
 Default targets: the attention projections (self and cross) and the Mix-FFN's pointwise convs;
 never the 3x3 depthwise conv. Exports carry the `transformer.` prefix that
 `SanaPipeline.load_lora_weights` needs (a raw peft state dict is silently ignored by it).
+
+An export has its trained scaling (alpha / rank, or whatever peft computed per layer) folded into
+`lora_B`, and adapter metadata that says scale 1 (`lora_alpha = r`). So every loader gets the
+trained model: diffusers' `load_lora_weights`, which reads the metadata, and any loader that
+assumes alpha = rank, as diffusers does for a file without metadata.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 import torch
 from diffusers import SanaPipeline, SanaTransformer2DModel
 from peft import LoraConfig
+from peft.tuners.lora import LoraLayer
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 
 from sanacloud.model.train.spec import LoraSpec
@@ -51,7 +57,31 @@ def load_lora_state_dict(transformer: SanaTransformer2DModel, state: dict[str, t
 
 
 def export_lora(transformer: SanaTransformer2DModel, folder: Path) -> Path:
-    """Write `folder/pytorch_lora_weights.safetensors` in the format SanaPipeline loads."""
-    SanaPipeline.save_lora_weights(folder, transformer_lora_layers=lora_state_dict(transformer),
+    """Write `folder/pytorch_lora_weights.safetensors` in the format SanaPipeline loads, at scale 1."""
+    SanaPipeline.save_lora_weights(folder, transformer_lora_layers=_scale_folded(transformer),
+                                   transformer_lora_adapter_metadata=_unit_scale_metadata(transformer),
                                    safe_serialization=True)
     return folder / WEIGHTS_NAME
+
+
+def _scale_folded(transformer: SanaTransformer2DModel) -> dict[str, torch.Tensor]:
+    """The adapter's weights with each layer's scaling multiplied into its lora_B (new tensors)."""
+    state = lora_state_dict(transformer)
+    for name, module in transformer.named_modules():
+        if isinstance(module, LoraLayer) and ADAPTER in module.scaling:
+            for key in [k for k in state if k.startswith(f"{name}.lora_B.")]:
+                state[key] = state[key] * module.scaling[ADAPTER]
+    return state
+
+
+def _unit_scale_metadata(transformer: SanaTransformer2DModel) -> dict[str, object]:
+    """The `LoraConfig` kwargs diffusers builds the adapter from, with every layer at scale 1.
+
+    The keys are those diffusers infers from a state dict without metadata (plus `use_rslora`), so
+    that peft versions older or newer than ours accept them.
+    """
+    config = transformer.peft_config[ADAPTER]
+    targets = config.target_modules
+    return {"r": config.r, "lora_alpha": config.r, "rank_pattern": dict(config.rank_pattern),
+            "alpha_pattern": dict(config.rank_pattern), "use_rslora": False, "use_dora": config.use_dora,
+            "lora_bias": config.lora_bias, "target_modules": targets if isinstance(targets, str) else sorted(targets)}

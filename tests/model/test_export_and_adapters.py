@@ -5,37 +5,54 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from diffusers import SanaPipeline, SanaTransformer2DModel
+from safetensors.torch import load_file
 
 from sanacloud.model.components import load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.sampling.adapters import Adapters
 from sanacloud.model.sampling.generate import generate, make_pipeline
-from sanacloud.model.train.lora import add_lora, export_lora
+from sanacloud.model.train.lora import add_lora, export_lora, load_lora_state_dict, lora_state_dict
 from sanacloud.model.train.spec import LoraSpec
 from tests.model.test_train import transformer_output
 
 TINY = REGISTRY["sana-tiny"]
 
 
-def randomized_lora(base: Path, seed: int) -> SanaTransformer2DModel:
+def randomized_lora(base: Path, seed: int, alpha: float | None = None, rank: int = 4) -> SanaTransformer2DModel:
     """The base transformer with a LoRA whose weights are random (a fresh LoRA changes nothing)."""
     transformer = load(base, TINY).transformer
     torch.manual_seed(seed)
-    for param in add_lora(transformer, LoraSpec(rank=4)):
+    for param in add_lora(transformer, LoraSpec(rank=rank, alpha=alpha)):
         param.data.normal_(0, 0.05)
     return transformer.eval()
 
 
-def test_lora_export_loads_in_diffusers_with_identical_outputs(random_tiny: Path, tmp_path: Path) -> None:
-    trained = randomized_lora(random_tiny, seed=1)
+@pytest.mark.parametrize(("rank", "alpha"), [(4, 16), (8, 8), (16, 4)])
+@pytest.mark.parametrize("with_metadata", [True, False], ids=["diffusers", "loader-assuming-alpha-equals-rank"])
+def test_lora_export_loads_in_diffusers_with_identical_outputs(random_tiny: Path, tmp_path: Path, rank: int,
+                                                               alpha: float, with_metadata: bool) -> None:
+    trained = randomized_lora(random_tiny, seed=1, alpha=alpha, rank=rank)
     path = export_lora(trained, tmp_path)
     sana = load(random_tiny, TINY)
     pipe = SanaPipeline(tokenizer=sana.tokenizer, text_encoder=sana.text_encoder, vae=sana.vae,
                         transformer=sana.transformer, scheduler=None)
-    pipe.load_lora_weights(path)
-    torch.testing.assert_close(transformer_output(sana.transformer), transformer_output(trained))
+    pipe.load_lora_weights(path if with_metadata else load_file(path))  # a plain dict carries no metadata
+    torch.testing.assert_close(transformer_output(sana.transformer), transformer_output(trained),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_export_leaves_the_live_adapter_that_resume_restores(random_tiny: Path, tmp_path: Path) -> None:
+    trained = randomized_lora(random_tiny, seed=1, alpha=16)
+    live, before = lora_state_dict(trained), transformer_output(trained)
+    export_lora(trained, tmp_path)
+    torch.testing.assert_close(transformer_output(trained), before, rtol=0, atol=0)
+    resumed = load(random_tiny, TINY).transformer
+    add_lora(resumed, LoraSpec(rank=4, alpha=16))
+    load_lora_state_dict(resumed, live)  # what restore does with trainer.pt's adapter
+    torch.testing.assert_close(transformer_output(resumed.eval()), before, rtol=0, atol=0)
 
 
 def test_full_export_is_a_diffusers_folder_with_identical_outputs(random_tiny: Path, tmp_path: Path) -> None:
@@ -53,9 +70,11 @@ def test_full_export_is_a_diffusers_folder_with_identical_outputs(random_tiny: P
 
 
 def test_adapters_switch_and_unload_without_reloading_the_base(random_tiny: Path, tmp_path: Path) -> None:
-    paths = {name: export_lora(randomized_lora(random_tiny, seed), tmp_path / name)
-             for name, seed in (("one", 1), ("two", 2))}
-    expected = {name: transformer_output(randomized_lora(random_tiny, seed)) for name, seed in (("one", 1), ("two", 2))}
+    adapters_made = (("one", 1, 16.0), ("two", 2, 2.0))  # scales 4 and 0.5
+    paths = {name: export_lora(randomized_lora(random_tiny, seed, alpha), tmp_path / name)
+             for name, seed, alpha in adapters_made}
+    expected = {name: transformer_output(randomized_lora(random_tiny, seed, alpha))
+                for name, seed, alpha in adapters_made}
     sana = load(random_tiny, TINY)
     bare = transformer_output(sana.transformer)
     pipe = make_pipeline(sana)
