@@ -19,10 +19,15 @@ import typer
 from sanacloud.platform.cli import children
 from sanacloud.platform.cli.instance import RunningUp, recorded
 from sanacloud.platform.cli.messages import fail
-from sanacloud.platform.cli.target import DataDirOption, choose_data_dir
+from sanacloud.platform.cli.target import choose_data_dir
 
 if TYPE_CHECKING:
     from sanacloud.platform.bootstrap import EmbeddedCredentials
+
+
+DataDirOption = Annotated[Path | None, typer.Option(
+    "--data-dir", show_default=False,
+    help="where the database, objects, broker and logs live [default: SANACLOUD_DATA_DIR, else ~/.sanacloud]")]
 
 
 def up(
@@ -36,25 +41,26 @@ def up(
     from sanacloud.platform.cli.readiness import Announcer, Banner
 
     chosen = choose_data_dir(data_dir, look_for_running=False)
-    home, logs = chosen.path, chosen.path / "logs"
+    root, logs = chosen.path, chosen.path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    lock = _lock(home)
+    lock = _lock(root)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    typer.echo(f"starting sanacloud in {home}" + (f" ({chosen.chosen_by})" if chosen.chosen_by else "") + " ...")
-    os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(home),
+    typer.echo(f"starting sanacloud in {root}" + (f" ({chosen.chosen_by})" if chosen.chosen_by else "") + " ...")
+    os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(root),
                        "SANACLOUD_PUBLIC_URL": os.environ.get("SANACLOUD_PUBLIC_URL", url)})
-    credentials = _prepare(home)
+    credentials = _prepare(root)
     # uvicorn re-raises the signal that stopped it; make that an exit, so that the children are stopped below.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: sys.exit(0))
+    server = uvicorn.Server(uvicorn.Config("sanacloud.api.app:create_app", factory=True, host=host, port=port,
+                                           log_config=_api_logging(logs / "api.log")))
     processes = children.start_all(logs)
     try:
-        server = uvicorn.Server(uvicorn.Config("sanacloud.api.app:create_app", factory=True, host=host, port=port,
-                                               log_config=_api_logging(logs / "api.log")))
-        Announcer(server, processes, Banner(url, credentials.tenant, credentials.api_key, home, logs)).start()
-        with recorded(RunningUp(home, url, os.getpid())):
+        Announcer(server, processes, Banner(url, credentials.tenant, credentials.api_key, root, logs)).start()
+        with recorded(RunningUp(root, url, os.getpid())):
             server.run()
     finally:
+        server.should_exit = True  # also when it never started (its port taken): the children's ends are expected
         children.stop_all(processes)
         lock.close()
 

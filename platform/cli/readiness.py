@@ -49,7 +49,7 @@ class Announcer(threading.Thread):
         if not self._wait(self._api_answers, API_READY_S):
             if self._going_on():
                 error(f"the API did not answer {self.banner.url}/healthz within {API_READY_S:.0f} s "
-                     f"(see {self.banner.logs / 'api.log'})")
+                      f"(see {self.banner.logs / 'api.log'})")
         elif self._wait(self._workers_ready, WORKERS_READY_S):
             typer.echo(self.banner.text("ready."))
         elif self._going_on():
@@ -86,6 +86,6 @@ class Announcer(threading.Thread):
         while running and not self.server.should_exit:
             for child in [child for child in running if child.process.poll() is not None]:
                 error(f"the {child.name} stopped with exit code {child.process.returncode} (see {child.log}); "
-                     "restart `sanacloud up`")
+                      "restart `sanacloud up`")
                 running.remove(child)
             time.sleep(POLL_S)
