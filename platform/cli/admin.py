@@ -35,7 +35,8 @@ def platform_session(data_dir: Path | None) -> Iterator[Session]:
 
 
 @app.command("create-tenant")
-def create_tenant(name: str, weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0,
+def create_tenant(name: Annotated[str, typer.Argument(help=accounts.TENANT_NAME_RULE)],
+                  weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0,
                   data_dir: DataDirOption = None) -> None:
     """Create a tenant and print its id."""
     with platform_session(data_dir) as session:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", show_default=False,
-    help="where the database, objects, broker and logs live [default: SANACLOUD_DATA_DIR, else ~/.sanacloud]")]
+    help="where the database, objects, broker and logs live (default: SANACLOUD_DATA_DIR, else ~/.sanacloud)")]
 
 
 def up(

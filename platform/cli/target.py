@@ -27,8 +27,8 @@ DATA_DIR_VARIABLE = "SANACLOUD_DATA_DIR"
 
 DataDirOption = Annotated[Path | None, typer.Option(
     "--data-dir", show_default=False,
-    help="the embedded platform's data dir [default: SANACLOUD_DATA_DIR, else the running `sanacloud up`'s, "
-         "else ~/.sanacloud]")]
+    help="the embedded platform's data dir (default: SANACLOUD_DATA_DIR, else the running `sanacloud up`'s, "
+         "else ~/.sanacloud); not used when SANACLOUD_DATABASE_URL is set")]
 
 
 @dataclass(frozen=True)
