@@ -13,6 +13,7 @@ from sanacloud.api.datasets.router import router as datasets_router
 from sanacloud.api.deps import SessionDep
 from sanacloud.api.endpoints.router import router as endpoints_router
 from sanacloud.api.errors import install_error_handlers
+from sanacloud.api.headers import SecurityHeaders
 from sanacloud.api.jobs.router import router as jobs_router
 from sanacloud.api.limits import BodySizeLimit
 from sanacloud.api.members.router import router as members_router
@@ -33,6 +34,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     # Multipart framing adds a little to the files themselves.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so that the size limit's answers carry them too
     for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
                    usage_router, models_router, endpoints_router):
         app.include_router(router)
