@@ -30,6 +30,7 @@ from sanacloud.model.train.loop import run
 from sanacloud.model.train.spec import TrainSpec
 
 WEIGHTS = Path(__file__).parent / "weights"
+MODEL_CARD = "README.md"  # in WEIGHTS, kept across rebuilds
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,12 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
     run(spec)
     trained = SanaTransformer2DModel.from_pretrained(_final_checkpoint(spec.output_dir) / "transformer")
     sana.transformer = trained.to(torch.float32)
+    card = out / MODEL_CARD
+    kept_card = card.read_text() if card.exists() else None  # written by hand: re-measure its numbers
     shutil.rmtree(out, ignore_errors=True)
     sana.save(out)
+    if kept_card is not None:
+        card.write_text(kept_card)
 
 
 def _final_checkpoint(output_dir: Path) -> Path:
