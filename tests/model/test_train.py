@@ -59,7 +59,7 @@ def test_lora_run_writes_events_checkpoints_samples_and_a_loadable_export(
 
 def test_sigterm_checkpoints_and_resume_reproduces_the_loss_curve(
         random_tiny: Path, shapes_data: Path, tmp_path: Path) -> None:
-    common = {"steps": 6, "checkpoint_interval": 3, "lora": {"rank": 4, "dropout": 0.1}, "flip": True,
+    common = {"steps": 6, "checkpoint_interval": 3, "lora": {"rank": 4, "alpha": 16, "dropout": 0.1}, "flip": True,
               "cache_dir": tmp_path / "cache", "lr_scheduler": "cosine", "warmup_steps": 2, "ema_decay": 0.9}
     straight = run_trainer(make_spec(random_tiny, shapes_data, tmp_path / "straight", **common))
 
