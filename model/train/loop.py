@@ -2,7 +2,8 @@
 
     run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any
 
-Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint, emits `stopped`.
+Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint, emits `stopped`. (A
+platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def run(spec: TrainSpec) -> None:
         if due or step == spec.steps or stop.requested:
             save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]))
         if stop.requested and step < spec.steps:
-            emit("stopped", step=step, reason="SIGTERM")
+            emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return
     emit("done", step=step)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sanacloud.platform.processes import die_with_parent
+from sanacloud.workers.training.process_tree import kill_tree
 
 EOF_MARK = None
 
@@ -66,20 +67,20 @@ class TrainerProcess:
                 yield event
 
     def stop(self, grace_s: float) -> None:
-        """SIGTERM the process group now; SIGKILL it once `grace_s` has passed (call again to check)."""
+        """SIGTERM the process group now (the trainer checkpoints and exits; torchrun passes it on to
+        the ranks); kill everything once `grace_s` has passed (call again to check)."""
         now = time.monotonic()
         if self._term_sent_at is None:
             self._term_sent_at = now
-            self._signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.killpg(self.process.pid, signal.SIGTERM)
         elif now - self._term_sent_at >= grace_s:
-            self._signal(signal.SIGKILL)
+            self.kill()
 
     def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):  # already gone
-            os.killpg(self.process.pid, sig)
+        """SIGKILL the trainer and every process it started (torchrun's ranks too), from any thread."""
+        if self.process.poll() is None:  # a reaped pid may already belong to another process
+            kill_tree(self.process.pid)
 
     def wait(self) -> int:
         code = self.process.wait()

@@ -3,7 +3,8 @@
 While the trainer runs, its events go into `job_events` (in batches, about once a second) and
 each checkpoint is uploaded and recorded as it appears. From claim to finish, a heartbeat thread
 reports every `heartbeat_s` (also while the dataset downloads or a checkpoint uploads): it proves
-the worker alive and brings back the user's cancel or the scheduler's preemption.
+the worker alive and brings back the user's cancel or the scheduler's preemption (stopping.py says
+how each stops the trainer).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sanacloud.platform.jobs.lifecycle import Outcome, RunContext, Signal
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
 from sanacloud.workers.training.child import TrainerProcess
+from sanacloud.workers.training.stopping import AT_ONCE, StopRequest
 from sanacloud.workers.training.trainer_spec import trainer_spec
-from sanacloud.workers.training.workspace import Workspace
+from sanacloud.workers.training.workspace import TransferAborted, Workspace
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY_S = 1.0
@@ -35,27 +37,27 @@ class Progress:
     step: int = 0
     done: bool = False
     error: str | None = None
-    stop: Signal | None = None
+    stop: StopRequest = field(default_factory=StopRequest)
     pending: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) -> Outcome | None:
     """Run the attempt to its end; returns how it ended (None when the job stopped being ours)."""
     workspace = Workspace(settings.effective_work_dir, context, store)
-    progress = Progress()
+    progress = Progress(step=context.resume_from[0] if context.resume_from else 0)
     heartbeat = Heartbeat(context, progress, settings.heartbeat_s)
     try:
         try:
-            workspace.prepare()
-            spec = trainer_spec(context, workspace)
-            spec_path = workspace.attempt_dir / "spec.json"
-            spec_path.write_text(spec.model_dump_json(indent=2))
+            spec_path = _prepare(context, workspace, progress.stop)
+        except TransferAborted:
+            return _stopped_at_once(context, progress)
         except Exception as error:  # a dataset or model that cannot be read fails the job, with the reason
             log.exception("job %s: preparing the run failed", context.job_id)
             return _finish(context, Outcome.FAILED, f"could not prepare the run: {type(error).__name__}: {error}")
         processes = context.gpus if context.type == "full" else 1  # LoRA runs train on one device
         trainer = TrainerProcess.for_spec(spec_path, processes=processes,
                                           stderr_path=workspace.attempt_dir / "trainer.log")
+        progress.stop.attach(trainer)
         try:
             supervise(context, trainer, workspace, settings, progress)
         except BaseException:  # e.g. the database gone for good: no trainer runs unsupervised
@@ -65,19 +67,27 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) 
         code = trainer.wait()
         heartbeat.stop()
         flush_events(context, progress)
-        if progress.stop is Signal.LOST:
-            return None
+        if progress.stop.now.is_set():  # also when the trainer had just finished: a cancel asked before the end wins
+            return _stopped_at_once(context, progress)
         if progress.done and code == 0:
             return _finish(context, Outcome.SUCCEEDED)
-        if progress.stop is Signal.CANCEL:
-            return _finish(context, Outcome.CANCELLED)
-        if progress.stop is Signal.PREEMPT:
+        if progress.stop.signal is Signal.PREEMPT:
             return _finish(context, Outcome.PREEMPTED)
         reason = progress.error or f"the trainer exited with code {code}: {trainer.stderr_tail()}"
         return _finish(context, Outcome.FAILED, reason)
     finally:
         heartbeat.stop()
         shutil.rmtree(workspace.attempt_dir, ignore_errors=True)
+
+
+def _prepare(context: RunContext, workspace: Workspace, stop: StopRequest) -> Path:
+    """The attempt's files and the trainer's spec (its path); TransferAborted once cancelled or lost."""
+    workspace.prepare(abort=stop.now)
+    spec_path = workspace.attempt_dir / "spec.json"
+    spec_path.write_text(trainer_spec(context, workspace).model_dump_json(indent=2))
+    if stop.now.is_set():  # came during a step that cannot be aborted (e.g. fetching the base model)
+        raise TransferAborted("stopped while preparing the run")
+    return spec_path
 
 
 class Heartbeat:
@@ -106,16 +116,14 @@ def supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace
     for event in trainer.events(poll_s=0.5):
         if event is not None:
             _note(progress, event)
-            if event["type"] == "checkpoint" and progress.stop not in (Signal.CANCEL, Signal.LOST):
+            if event["type"] == "checkpoint" and not progress.stop.now.is_set():
                 flush_events(context, progress)
                 _upload(context, workspace, event, progress)
         now = time.monotonic()
         if progress.pending and now - last_flush >= FLUSH_EVERY_S:
             flush_events(context, progress)
             last_flush = now
-        if progress.stop is Signal.LOST:
-            trainer.kill()
-        elif progress.stop is not None:
+        if progress.stop.signal is Signal.PREEMPT:  # a cancel or loss has killed the trainer already
             trainer.stop(settings.stop_grace_s)
 
 
@@ -133,14 +141,20 @@ def _note(progress: Progress, event: dict[str, Any]) -> None:
 
 def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], progress: Progress) -> None:
     step = int(event["step"])
-    prefix, samples = workspace.upload_checkpoint(Path(event["path"]), step)
+    try:
+        prefix, samples = workspace.upload_checkpoint(Path(event["path"]), step, abort=progress.stop.now)
+    except TransferAborted:
+        return
     with session_scope() as session:
-        row = lifecycle.record_checkpoint(session, job_id=context.job_id, attempt=context.attempt, step=step,
-                                          object_prefix=prefix, metrics={"loss": event.get("loss")},
-                                          sample_keys=samples)
+        # Asked under the job's row lock: a cancel committed before is seen here, a later one finds it recorded.
+        signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt, step=progress.step)
+        row = None if signal in AT_ONCE else lifecycle.record_checkpoint(
+            session, job_id=context.job_id, attempt=context.attempt, step=step, object_prefix=prefix,
+            metrics={"loss": event.get("loss")}, sample_keys=samples)
         checkpoint_id = row.id if row else None
-    if checkpoint_id is None:
-        progress.stop = Signal.LOST
+    progress.stop.learn(signal)
+    if checkpoint_id is None:  # only when cancelled or lost: keep no unrecorded copy
+        workspace.discard_checkpoint(step)
         return
     progress.pending.append({"type": "checkpoint", "step": step, "loss": event.get("loss"),
                              "checkpoint_id": checkpoint_id, "sample_keys": samples})
@@ -148,14 +162,14 @@ def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], pr
 
 
 def flush_events(context: RunContext, progress: Progress) -> None:
-    if not progress.pending or progress.stop is Signal.LOST:
+    if not progress.pending or progress.stop.lost:
         return
     with session_scope() as session:
         current = lifecycle.record_events(session, job_id=context.job_id, attempt=context.attempt,
                                           events=progress.pending)
     progress.pending = []
     if not current:
-        progress.stop = Signal.LOST
+        progress.stop.learn(Signal.LOST)
 
 
 def _beat(context: RunContext, progress: Progress) -> None:
@@ -165,8 +179,17 @@ def _beat(context: RunContext, progress: Progress) -> None:
     except Exception:  # the database is briefly unreachable: keep training, try again next beat
         log.exception("job %s: heartbeat failed", context.job_id)
         return
-    if signal is Signal.LOST or (signal is not Signal.CONTINUE and progress.stop is None):
-        progress.stop = signal
+    progress.stop.learn(signal)
+
+
+def _stopped_at_once(context: RunContext, progress: Progress) -> Outcome | None:
+    """A lost attempt ends silently; a cancelled one says where it stopped, then ends cancelled."""
+    if progress.stop.lost:
+        return None
+    progress.pending.append({"type": "stopped", "step": progress.step, "reason": "cancelled", "checkpointed": False,
+                             "message": f"cancelled at step {progress.step}; stopped without writing a checkpoint"})
+    flush_events(context, progress)
+    return _finish(context, Outcome.CANCELLED)
 
 
 def _finish(context: RunContext, outcome: Outcome, error: str | None = None) -> Outcome | None:

@@ -12,8 +12,10 @@ job resumes the same way on any worker.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
+import threading
 from pathlib import Path
 
 from sanacloud.model.train import checkpoints
@@ -26,6 +28,10 @@ class CorruptObject(RuntimeError):
     pass
 
 
+class TransferAborted(RuntimeError):
+    """A cancel (or the job's loss) stopped a download or upload midway."""
+
+
 class Workspace:
     def __init__(self, root: Path, context: RunContext, store: ObjectStore) -> None:
         self.context = context
@@ -36,13 +42,15 @@ class Workspace:
         self.output_dir = self.attempt_dir / "out"
         self.cache_dir = root / "cache" / context.dataset_id / context.base_model_id
 
-    def prepare(self) -> None:
-        """Fresh folders, the dataset downloaded (and checked), the newest checkpoint restored."""
+    def prepare(self, abort: threading.Event) -> None:
+        """Fresh folders, the dataset downloaded (and checked), the newest checkpoint restored.
+
+        Raises TransferAborted once `abort` is set."""
         shutil.rmtree(self.root / "jobs" / self.context.job_id, ignore_errors=True)
         self.data_dir.mkdir(parents=True)
         self.output_dir.mkdir()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        download_dataset(self.store, self.context.images, self.data_dir)
+        download_dataset(self.store, self.context.images, self.data_dir, abort)
         if self.context.resume_from is not None:
             step, prefix = self.context.resume_from
             download_prefix(self.store, prefix, checkpoints.folder_for(self.output_dir, step))
@@ -53,23 +61,50 @@ class Workspace:
     def checkpoint_prefix(self, step: int) -> str:
         return tenant_key(self.context.tenant_id, "jobs", self.context.job_id, "checkpoints", f"step-{step:06d}") + "/"
 
-    def upload_checkpoint(self, folder: Path, step: int) -> tuple[str, list[str]]:
-        """Upload a published checkpoint folder; returns its prefix and the keys of its sample images."""
+    def upload_checkpoint(self, folder: Path, step: int, abort: threading.Event) -> tuple[str, list[str]]:
+        """Upload a published checkpoint folder; returns its prefix and the keys of its sample images.
+
+        Raises TransferAborted within one read once `abort` is set, with what it uploaded deleted."""
         prefix = self.checkpoint_prefix(step)
         self.store.delete_prefix(prefix)  # leftovers of an attempt that died mid-upload
         samples = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            relative = path.relative_to(folder).as_posix()
-            content_type = "image/png" if path.suffix == ".png" else "application/octet-stream"
-            with path.open("rb") as handle:
-                self.store.put(prefix + relative, handle, path.stat().st_size, content_type)
-            if relative.startswith("samples/"):
-                samples.append(prefix + relative)
+        try:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                relative = path.relative_to(folder).as_posix()
+                content_type = "image/png" if path.suffix == ".png" else "application/octet-stream"
+                with AbortableFile(path, abort) as handle:
+                    self.store.put(prefix + relative, handle, path.stat().st_size, content_type)
+                if relative.startswith("samples/"):
+                    samples.append(prefix + relative)
+        except TransferAborted:
+            self.discard_checkpoint(step)
+            raise
         return prefix, samples
 
+    def discard_checkpoint(self, step: int) -> None:
+        """Delete an uploaded checkpoint that was never recorded."""
+        self.store.delete_prefix(self.checkpoint_prefix(step))
 
-def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folder: Path) -> None:
-    """Write every image and a metadata.jsonl (file_name, text); each image's SHA-256 is checked."""
+
+class AbortableFile(io.FileIO):
+    """A file opened for reading whose reads fail once `abort` is set, so that a store's upload of
+    it stops within one chunk."""
+
+    def __init__(self, path: Path, abort: threading.Event) -> None:
+        super().__init__(path, "rb")
+        self.abort = abort
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if self.abort.is_set():
+            raise TransferAborted(f"upload of {self.name} aborted")
+        return super().read(size)
+
+
+def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folder: Path,
+                     abort: threading.Event) -> None:
+    """Write every image and a metadata.jsonl (file_name, text); each image's SHA-256 is checked.
+
+    Raises TransferAborted within one chunk once `abort` is set."""
     lines = []
     for image in images:
         target = folder / image.name
@@ -77,6 +112,8 @@ def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folde
         digest = hashlib.sha256()
         with target.open("wb") as handle:
             for chunk in store.open(image.object_key):
+                if abort.is_set():
+                    raise TransferAborted("dataset download aborted")
                 digest.update(chunk)
                 handle.write(chunk)
         if digest.hexdigest() != image.sha256:
