@@ -26,6 +26,7 @@ SOURCE_FK = "fk_models_source_checkpoint_id_checkpoints"
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("wait_reason", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("wait_kind", sa.String(length=24), nullable=True))
     with op.batch_alter_table("models") as batch:
         batch.drop_constraint(SOURCE_FK, type_="foreignkey")
         batch.add_column(sa.Column("source_job_id", sa.String(length=40), nullable=True))
@@ -48,4 +49,5 @@ def downgrade() -> None:
         batch.drop_column("source_job_id")
         batch.create_foreign_key(SOURCE_FK, "checkpoints", ["source_checkpoint_id"], ["id"], ondelete="SET NULL")
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("wait_kind")
         batch.drop_column("wait_reason")

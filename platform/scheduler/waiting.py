@@ -1,5 +1,7 @@
-"""Why queued jobs wait, in words: each plan's reasons are stored on the jobs (`Job.wait_reason`) and
-recorded as a `waiting` event only when a job's reason changes, not at every tick.
+"""Why queued jobs wait, in words: each plan's reasons are stored on the jobs (`Job.wait_reason`,
+kept current as holders come and go) and recorded as a `waiting` event when the kind of reason
+changes (it starts waiting for quota, then for capacity...): a long queue whose holders change at
+every admission would otherwise add an event per queued job each time.
 
 A reason names the tenant's own holders by id (jobs; endpoints with how long they stay warm);
 another tenant's holders are only counted, as another tenant's objects are never confirmed to exist.
@@ -41,23 +43,27 @@ class Explanation:
 
 def record_waits(session: Session, pool: GpuPool, state: policy.PoolState, decided: policy.Plan,
                  serving: Sequence[WarmModel]) -> None:
-    """Store each waiting job's current reason; an event for every job whose reason changed.
+    """Store each waiting job's current reason; an event for every job whose kind of reason changed.
     `serving`: the warm models the state was loaded with."""
     waits = {wait.job_id: wait for wait in decided.waits}
     explain = _Explainer(pool, state, serving)
     reasons, events = [], []
-    for job_id, tenant_id, current in session.execute(select(Job.id, Job.tenant_id, Job.wait_reason).where(
-            Job.pool_id == pool.id, Job.status == JobStatus.QUEUED)):
+    for job_id, tenant_id, reason, kind in session.execute(
+            select(Job.id, Job.tenant_id, Job.wait_reason, Job.wait_kind)
+            .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED)):
         if job_id not in waits:  # a disabled tenant's, or queued by this plan (preempted): not considered
             continue
-        explanation = explain(waits[job_id])
-        if explanation.reason != current:
-            reasons.append({"id": job_id, "wait_reason": explanation.reason})
+        wait = waits[job_id]
+        explanation = explain(wait)
+        if explanation.reason != reason:
+            reasons.append({"id": job_id, "wait_reason": explanation.reason, "wait_kind": str(wait.kind)})
+        if str(wait.kind) != kind:
             events.append({"job_id": job_id, "tenant_id": tenant_id, "type": "waiting", "payload": explanation.payload})
     # In bulk: a long queue's reasons may all change at once. These jobs stay queued while the pool is
     # locked (every change of a queued job's status locks it first).
     if reasons:
         session.execute(update(Job), reasons)
+    if events:
         session.execute(insert(JobEvent), events)
 
 

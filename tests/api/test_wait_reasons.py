@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from sanacloud.platform import accounts
 from sanacloud.platform.db.models import Endpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.scheduler.admission import schedule_all
@@ -123,3 +124,22 @@ def test_a_job_within_quota_waiting_for_preempted_borrowers_says_so(client: Test
     assert job(client, borrower, later)["wait_reason"] == (
         "your tenant holds 2 of its 2 GPUs in pool 'gpu' (nominal 0, borrowing 2) and this job needs 1: "
         f"jobs {', '.join(sorted(borrowed))}")
+
+
+def test_new_holders_update_the_reason_but_only_a_new_kind_of_wait_is_an_event(client: TestClient,  # type: ignore[no-untyped-def]
+                                                                               make_tenant) -> None:
+    tenant = make_tenant("acme", nominal_gpus=2)
+    first, second = new_job(client, tenant), new_job(client, tenant)
+    third, fourth = new_job(client, tenant), new_job(client, tenant)
+    start(first)
+    end(first)  # third takes its GPU: fourth now waits behind second and third
+    assert job(client, tenant, fourth)["wait_reason"].endswith(f"jobs {second}, {third}")
+    assert [event["kind"] for event in waiting_events(client, tenant, fourth)] == ["quota"]
+
+    resize("gpu", 2)
+    with session_scope() as session:  # the quota grows past the pool: now capacity is short
+        accounts.set_quota(session, tenant_id=tenant.id, pool=accounts.get_pool_by_name(session, name="gpu"),
+                           nominal_gpus=2, borrowing_limit_gpus=1)
+    tick()
+    assert job(client, tenant, fourth)["wait_reason"].startswith("waiting for 1 GPU in pool 'gpu': all 2 are held")
+    assert [event["kind"] for event in waiting_events(client, tenant, fourth)] == ["quota", "capacity"]

@@ -40,8 +40,10 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None]
     accounted_until: Mapped[datetime | None]
     step: Mapped[int] = mapped_column(default=0, server_default="0")
-    # Why a queued job is not admitted yet, and what holds the GPUs it needs (the scheduler's words).
+    # Why a queued job is not admitted yet, and what holds the GPUs it needs (the scheduler's words),
+    # and the kind of that reason (policy.WaitKind).
     wait_reason: Mapped[str | None] = mapped_column(Text)
+    wait_kind: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
     started_at: Mapped[datetime | None]
@@ -51,7 +53,7 @@ class Job(Base):
     def _forget_wait_reason(self, _key: str, status: str) -> str:
         """Only a queued job waits: leaving the queue drops the reason."""
         if status != "queued":
-            self.wait_reason = None
+            self.wait_reason = self.wait_kind = None
         return status
 
 
