@@ -31,6 +31,7 @@ from sanacloud.platform.db.models import GpuPool, Job, Model, Quota, Tenant
 from sanacloud.platform.db.session import make_engine
 from sanacloud.platform.jobs.states import JobStatus
 from sanacloud.platform.scheduler import admission, policy
+from sanacloud.platform.serving.generations import warm_gpus
 
 CAPACITY = 64
 
@@ -92,7 +93,7 @@ def main() -> None:
                 return admission.schedule_pool(session, pool_id)
 
         with sessions.begin() as session:
-            state = admission.load_state(session, session.get_one(GpuPool, pool_id))
+            state = admission.load_state(session, session.get_one(GpuPool, pool_id), warm_gpus(session, pool_id))
         read_ms = timed(read, args.repeat)
         plan_ms = timed(lambda: policy.plan(state), args.repeat)
         start = time.perf_counter()

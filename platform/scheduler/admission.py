@@ -61,8 +61,8 @@ def schedule_all(session: Session) -> list[policy.Plan]:
     return [schedule_pool(session, pool_id) for pool_id in session.scalars(select(GpuPool.id).order_by(GpuPool.id))]
 
 
-def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel] | None = None) -> policy.PoolState:
-    """The pool as the policy sees it; `serving`: the warm models already read in this transaction."""
+def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel]) -> policy.PoolState:
+    """The pool as the policy sees it; `serving`: its warm models (`warm_gpus`), read in this transaction."""
     now = utcnow()
     held = session.execute(
         select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.priority,
@@ -72,8 +72,6 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel] | N
         select(Job.id, Job.tenant_id, Job.gpus, Job.priority).join(Tenant, Tenant.id == Job.tenant_id)
         .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED, Tenant.status == TenantStatus.ACTIVE)
         .order_by(Job.created_at, Job.id)).all()
-    # A model held for warm endpoints takes one GPU of the pool; it is never a borrower, so never preempted.
-    serving = warm_gpus(session, pool.id) if serving is None else serving
     quotas = {q.tenant_id: policy.Quota(nominal=q.nominal_gpus, borrowing_limit=q.borrowing_limit_gpus)
               for q in session.scalars(select(Quota).where(Quota.pool_id == pool.id))}
     weights = {tenant: weight for tenant, weight in session.execute(
@@ -84,6 +82,7 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel] | N
         held=[policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, borrowed=row.borrowed,
                           draining=row.preempt_requested_at is not None, priority=row.priority, admitted_seq=seq)
               for seq, row in enumerate(held)]
+        # A model held for warm endpoints takes one GPU of the pool; never a borrower, so never preempted.
         + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=1, borrowed=False) for warm in serving],
         waiting=[policy.Waiting(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, priority=row.priority,
                                 created_seq=seq) for seq, row in enumerate(waiting)])
