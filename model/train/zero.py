@@ -6,9 +6,11 @@ The optimizer and LR schedule are ours (torch AdamW + the spec's schedule), hand
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
-import socket
+import tempfile
+import uuid
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -39,9 +41,13 @@ def init_distributed(device: torch.device) -> None:
     """Join the process group torchrun set up, or make a one-process group."""
     if device.type == "cpu":
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    rendezvous: dict[str, Any] = {}
     if "RANK" not in os.environ:
-        os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
-                           "MASTER_PORT": str(_free_port())})
+        # One process: rendezvous through a file, not a port (a free port can be taken before it is bound).
+        os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"})
+        store = Path(tempfile.gettempdir()) / f"sanacloud-rendezvous-{uuid.uuid4().hex}"
+        atexit.register(store.unlink, missing_ok=True)
+        rendezvous = {"init_method": f"file://{store}", "rank": 0, "world_size": 1, "auto_mpi_discovery": False}
     import deepspeed
 
     if device.type == "cpu":
@@ -50,13 +56,7 @@ def init_distributed(device: torch.device) -> None:
         # (import_module: the package's attribute `torch` is torch itself, not this submodule)
         comm: Any = importlib.import_module("deepspeed.comm.torch")
         comm.build_shm_op = lambda: None
-    deepspeed.init_distributed(dist_backend="gloo" if device.type == "cpu" else "nccl")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    deepspeed.init_distributed(dist_backend="gloo" if device.type == "cpu" else "nccl", **rendezvous)
 
 
 class ZeroEngine:
