@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.deadlines import scaled
 from tests.api.conftest import (  # noqa: F401  (fixtures)
     admin_headers,
     backend,
@@ -19,10 +20,11 @@ from tests.api.conftest import (  # noqa: F401  (fixtures)
 
 @pytest.fixture
 def worker_settings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Quick heartbeats and a short stop grace, so that cancel and reaping show within seconds."""
+    """Quick heartbeats, so that cancel and preemption show within seconds; a preempted trainer has a
+    generous grace to write its checkpoint on a busy machine (a cancel does not wait for it)."""
     request.getfixturevalue("configured")
     monkeypatch.setenv("SANACLOUD_HEARTBEAT_S", "0.3")
-    monkeypatch.setenv("SANACLOUD_STOP_GRACE_S", "5")
+    monkeypatch.setenv("SANACLOUD_STOP_GRACE_S", str(scaled(60)))
     reset_caches()
     yield
     reset_caches()
