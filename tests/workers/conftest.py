@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deadlines import scaled
 from tests.api.conftest import (  # noqa: F401  (fixtures)
     admin_headers,
     backend,
@@ -16,6 +15,7 @@ from tests.api.conftest import (  # noqa: F401  (fixtures)
     reset_caches,
     tenant,
 )
+from tests.deadlines import scaled
 
 
 @pytest.fixture
