@@ -1,6 +1,6 @@
 """A captioned image set to try the platform with: sana-tiny's scenes that show a concept it never saw.
 
-    python -m sanacloud.model.tiny.sample_data pink.zip                 # 40 scenes with pink, zipped
+    python -m sanacloud.model.tiny.sample_data pink.zip                 # 200 scenes with pink, zipped
     python -m sanacloud.model.tiny.sample_data more/ --images 2 --seed 1  # a folder of images + metadata.jsonl
 
 A zip holds one folder named after it (`pink/0000.png`, `pink/metadata.jsonl`), so files from
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sanacloud.model.tiny.sample_data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="a .zip file, or a folder")
-    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--concept", choices=(*HELD_OUT_COLORS, *HELD_OUT_SHAPES), default=HELD_OUT_COLORS[0],
                         help="the held-out word every scene shows")
     parser.add_argument("--seed", type=int, default=0)

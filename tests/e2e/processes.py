@@ -18,6 +18,9 @@ from tests.deadlines import Deadline, scaled, wait_until
 
 SANACLOUD = str(Path(sys.executable).with_name("sanacloud"))
 UP_BANNER_END = "Ctrl-C stops it."  # the last line `sanacloud up` prints once everything is up
+# `sanacloud up` as on a new machine: settings from the developer's environment must not leak in.
+EMBEDDED_ENV = {"SANACLOUD_DATABASE_URL": "", "SANACLOUD_STORAGE_BACKEND": "local", "SANACLOUD_BROKER_URL": "",
+                "SANACLOUD_SECRET_KEY": "", "SANACLOUD_MODE": "embedded"}
 
 
 @contextmanager

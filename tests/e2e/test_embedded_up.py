@@ -7,7 +7,6 @@ on the running platform without being told where it is."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -19,55 +18,21 @@ import pytest
 from tests.conftest import free_port
 from tests.deadlines import scaled
 from tests.e2e.flow import train_lora_to_success, upload_submit_list_cancel
-from tests.e2e.processes import SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
+from tests.e2e.processes import EMBEDDED_ENV, SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
 
 pytestmark = pytest.mark.slow
 
-# Settings from the developer's environment must not leak into the embedded platform.
-CLEAN_ENV = {"SANACLOUD_DATABASE_URL": "", "SANACLOUD_STORAGE_BACKEND": "local", "SANACLOUD_BROKER_URL": "",
-             "SANACLOUD_SECRET_KEY": "", "SANACLOUD_MODE": "embedded"}
 
 
-def test_up_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "data", free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(port)]
-    log = tmp_path / "up.log"
-
-    with running(argv, CLEAN_ENV, log) as up:
-        assert "workers: ready." in wait_for_banner(log)
-        wait_for_text(data_dir / "logs" / "beat.log", "beat: Starting")
-        credentials = json.loads((data_dir / "credentials.json").read_text())
-        assert credentials["api_key"] in log.read_text()
-        ids = upload_submit_list_cancel(url, credentials["api_key"])
-        trained = train_lora_to_success(url, credentials["api_key"], ids["dataset"])
-
-        second = tmp_path / "second.log"
-        with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(free_port())], CLEAN_ENV,
-                     second) as duplicate:
-            assert duplicate.wait(timeout=60) == 1
-        assert "already running" in second.read_text()
-        assert stop(up), "worker or beat outlived `sanacloud up`"
-
-    with running(argv, CLEAN_ENV, log) as again:
-        wait_healthy(url, again, log)
-        headers = {"Authorization": f"Bearer {credentials['api_key']}"}
-        dataset = httpx.get(f"{url}/v1/datasets/{ids['dataset']}", headers=headers)
-        assert dataset.status_code == 200 and dataset.json()["file_count"] == 4
-        assert httpx.get(f"{url}/v1/jobs/{ids['job']}", headers=headers).json()["status"] == "cancelled"
-        checkpoints = httpx.get(f"{url}/v1/jobs/{trained['id']}/checkpoints", headers=headers).json()
-        assert httpx.get(checkpoints[-1]["sample_urls"][0]).content.startswith(b"\x89PNG")
-    assert sorted(p.name for p in (data_dir / "objects" / "tenants").iterdir())
-
-
-@pytest.mark.timeout(420)
-def test_up_prints_the_url_and_key_last_once_they_work_and_the_cli_finds_its_data(tmp_path: Path) -> None:
+@pytest.mark.timeout(600)
+def test_up_shows_its_key_once_it_works_runs_the_whole_flow_and_restarts_on_the_same_data(tmp_path: Path) -> None:
     home, state, data_dir, port = tmp_path / "home", tmp_path / "state", tmp_path / "data", free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**CLEAN_ENV, "HOME": str(home), "XDG_STATE_HOME": str(state)}
+    argv = [SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(port)]
+    env = {**EMBEDDED_ENV, "HOME": str(home), "XDG_STATE_HOME": str(state)}
     log = tmp_path / "up.log"
 
-    with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(port)], env, log) as up:
+    with running(argv, env, log) as up:
         shown = wait_for_banner(log)
         key = re.findall(r"API key: (sk_\S+)", shown)[0]
         # What a user does on seeing the key: use it at once.
@@ -77,7 +42,9 @@ def test_up_prints_the_url_and_key_last_once_they_work_and_the_cli_finds_its_dat
         assert "  workers: ready." in lines and len(lines) == 1 + 8, shown  # that line and the banner, no noise
         for worker in ("maintenance-worker", "gpu-worker"):
             assert " ready." in (data_dir / "logs" / f"{worker}.log").read_text()
+        wait_for_text(data_dir / "logs" / "beat.log", "beat: Starting")
 
+        # The admin CLI acts on the running platform without being told where it is.
         cli_env = {**{k: v for k, v in os.environ.items() if k != "SANACLOUD_DATA_DIR"}, **env}
         created = subprocess.run([SANACLOUD, "admin", "create-tenant", "acme"], env=cli_env, capture_output=True,
                                  text=True, timeout=scaled(120))
@@ -89,5 +56,24 @@ def test_up_prints_the_url_and_key_last_once_they_work_and_the_cli_finds_its_dat
         assert "acme" in [tenant["name"] for tenant in tenants.json()["items"]], tenants.text
         assert not (home / ".sanacloud").exists()
         assert log.read_text() == shown, "more on the screen after the banner"
+
+        ids = upload_submit_list_cancel(url, key)
+        trained = train_lora_to_success(url, key, ids["dataset"])
+
+        second = tmp_path / "second.log"
+        with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(free_port())], env,
+                     second) as duplicate:
+            assert duplicate.wait(timeout=scaled(60)) == 1
+        assert "already running" in second.read_text()
         assert stop(up), "worker or beat outlived `sanacloud up`"
     assert not list((state / "sanacloud" / "running").glob("*.json")), "`up` left its record behind"
+
+    with running(argv, env, log) as again:
+        wait_healthy(url, again, log)
+        headers = {"Authorization": f"Bearer {key}"}
+        dataset = httpx.get(f"{url}/v1/datasets/{ids['dataset']}", headers=headers)
+        assert dataset.status_code == 200 and dataset.json()["file_count"] == 4
+        assert httpx.get(f"{url}/v1/jobs/{ids['job']}", headers=headers).json()["status"] == "cancelled"
+        checkpoints = httpx.get(f"{url}/v1/jobs/{trained['id']}/checkpoints", headers=headers).json()
+        assert httpx.get(checkpoints[-1]["sample_urls"][0]).content.startswith(b"\x89PNG")
+    assert sorted(p.name for p in (data_dir / "objects" / "tenants").iterdir())
