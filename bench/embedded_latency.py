@@ -73,7 +73,7 @@ def one_job(http: httpx.Client, dataset_id: str) -> dict[str, float]:
 
 
 def trainer_alone(data: Path, out: Path) -> float:
-    from sanacloud.model.tiny.build import WEIGHTS
+    from sanacloud.model.tiny import WEIGHTS
 
     spec = {"model": "sana-tiny", "model_path": str(WEIGHTS), "data_dir": str(data), "output_dir": str(out),
             "type": "lora", "seed": 0, **HYPERPARAMETERS}

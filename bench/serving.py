@@ -24,7 +24,7 @@ import torch
 
 from sanacloud.model.components import load
 from sanacloud.model.sampling.generate import generate, make_pipeline
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.train.lora import add_lora, export_lora
 from sanacloud.model.train.spec import LoraSpec

@@ -23,7 +23,7 @@ from sanacloud.model import flow
 from sanacloud.model.components import load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.sampling.generate import generate, make_pipeline
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.train.lora import add_lora
 from sanacloud.model.train.spec import LoraSpec
 

@@ -21,7 +21,7 @@ def model_folder(uri: str, model_id: str, store: ObjectStore, work_dir: Path) ->
     if uri.startswith("builtin://"):
         if uri != "builtin://sana-tiny":
             raise ValueError(f"unknown built-in model {uri!r}")
-        from sanacloud.model.tiny.build import WEIGHTS
+        from sanacloud.model.tiny import WEIGHTS
 
         return WEIGHTS
     if uri.startswith("s3://"):

@@ -23,14 +23,12 @@ import torch
 from diffusers import SanaTransformer2DModel
 
 from sanacloud.model.components import load
+from sanacloud.model.tiny import MODEL_CARD, WEIGHTS
 from sanacloud.model.tiny.autoencoder import latent_scale, train_autoencoder
 from sanacloud.model.tiny.config import SPEC, fresh
 from sanacloud.model.tiny.shapes import write_dataset
 from sanacloud.model.train.loop import run
 from sanacloud.model.train.spec import TrainSpec
-
-WEIGHTS = Path(__file__).parent / "weights"
-MODEL_CARD = "README.md"  # in WEIGHTS, kept across rebuilds
 
 
 @dataclass(frozen=True)

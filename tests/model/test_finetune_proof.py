@@ -13,7 +13,7 @@ import pytest
 
 from sanacloud.model.components import load
 from sanacloud.model.sampling.generate import make_pipeline
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.evaluate import measure, measure_concept
 from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, EVAL_SCENES, HELD_OUT_EVAL_SCENES, write_dataset

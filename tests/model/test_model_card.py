@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.judge import adherence, judge
 from sanacloud.model.tiny.shapes import EVAL_SCENES
 

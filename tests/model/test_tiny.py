@@ -10,7 +10,7 @@ from PIL import Image
 
 from sanacloud.model.components import Sana, load
 from sanacloud.model.sampling.generate import generate, make_pipeline
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.evaluate import measure
 from sanacloud.model.tiny.shapes import EVAL_SCENES

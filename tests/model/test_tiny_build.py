@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sanacloud.model.components import load
-from sanacloud.model.tiny.build import MODEL_CARD, QUICK, build
+from sanacloud.model.tiny import MODEL_CARD
+from sanacloud.model.tiny.build import QUICK, build
 from sanacloud.model.tiny.config import SPEC
 
 pytestmark = pytest.mark.slow  # both stages train for real, the DiT through DeepSpeed

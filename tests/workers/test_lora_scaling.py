@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from safetensors.torch import load_file
 
-from sanacloud.model.tiny.build import WEIGHTS
+from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.judge import judge
 from sanacloud.model.tiny.shapes import write_dataset
