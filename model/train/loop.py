@@ -2,8 +2,9 @@
 
     run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any
 
-Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint, emits `stopped`. (A
-platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
+Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint (without samples, unless
+one was due anyway: rendering them can outlast the stop's grace on a busy machine), emits
+`stopped`. (A platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ def run(spec: TrainSpec) -> None:
                  grad_norm=round(grad_norm, 6), samples_per_s=round(samples / (time.perf_counter() - started), 3),
                  memory_mb=_memory_mb(device))
         due = spec.checkpoint_interval and step % spec.checkpoint_interval == 0
-        if due or step == spec.steps or stop.requested:
-            save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]))
+        scheduled = bool(due) or step == spec.steps
+        if scheduled or stop.requested:
+            save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]), with_samples=scheduled)
         if stop.requested and step < spec.steps:
             emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return

@@ -33,7 +33,8 @@ def _barrier() -> None:
 
 
 def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema: Ema | None,
-                    noise: torch.Generator, step: int, loss: float) -> None:
+                    noise: torch.Generator, step: int, loss: float, *, with_samples: bool = True) -> None:
+    """Write checkpoint `step` whole or not at all; `with_samples` renders the validation prompts into it."""
     staging = checkpoints.folder_for(spec.output_dir, step).with_suffix(".tmp")
     if is_main_process():
         checkpoints.staging_for(spec.output_dir, step)
@@ -44,7 +45,7 @@ def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingD
     with ema.swapped() if ema else nullcontext(), _gathered(engine):
         if is_main_process():
             _export(spec, sana, staging)
-            samples = _samples(spec, sana, staging / "samples", step)
+            samples = _samples(spec, sana, staging / "samples", step) if with_samples else []
     if is_main_process():
         # The live adapter, for resume: the export above holds the EMA weights when EMA is on.
         live = lora_state_dict(sana.transformer) if spec.type == "lora" else None

@@ -60,7 +60,8 @@ def test_lora_run_writes_events_checkpoints_samples_and_a_loadable_export(
 def test_sigterm_checkpoints_and_resume_reproduces_the_loss_curve(
         random_tiny: Path, shapes_data: Path, tmp_path: Path) -> None:
     common = {"steps": 6, "checkpoint_interval": 3, "lora": {"rank": 4, "alpha": 16, "dropout": 0.1}, "flip": True,
-              "cache_dir": tmp_path / "cache", "lr_scheduler": "cosine", "warmup_steps": 2, "ema_decay": 0.9}
+              "cache_dir": tmp_path / "cache", "lr_scheduler": "cosine", "warmup_steps": 2, "ema_decay": 0.9,
+              "validation_prompts": ["a red circle on a blue background"]}
     straight = run_trainer(make_spec(random_tiny, shapes_data, tmp_path / "straight", **common))
 
     interrupted = make_spec(random_tiny, shapes_data, tmp_path / "interrupted", **common)
@@ -69,6 +70,9 @@ def test_sigterm_checkpoints_and_resume_reproduces_the_loss_curve(
     assert stopped, "SIGTERM did not stop the run cleanly"
     stop_step = stopped[0]["step"]
     assert 2 <= stop_step < 6 and of_type(first, "checkpoint")[-1]["step"] == stop_step
+    if stop_step != 3:  # a checkpoint to stop on is for resuming: no samples, to fit the stop's grace
+        assert of_type(first, "checkpoint")[-1]["samples"] == []
+    assert all(checkpoint["samples"] for checkpoint in of_type(straight, "checkpoint"))
     second = run_trainer(interrupted)
     assert of_type(second, "resumed")[0]["step"] == stop_step
     assert of_type(second, "cache")[0]["latents_reused"] is True

@@ -5,6 +5,8 @@ dataset, while it checkpoints for a preemption, and across torchrun's ranks for 
 from __future__ import annotations
 
 import io
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +71,13 @@ def running(pids: list[int]) -> list[int]:
 
 def checkpoints_dir(job_id: str, attempt: int = 1) -> Path:
     return get_settings().effective_work_dir / "jobs" / job_id / f"attempt-{attempt}" / "out" / "checkpoints"
+
+
+def sigterm_pending(pid: int) -> bool:
+    """A SIGTERM waits for the (stopped) process: the pending-signal masks in /proc name it."""
+    status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if ":\t" in line)
+    return any(int(status[mask], 16) & 1 << (signal.SIGTERM - 1) for mask in ("SigPnd", "ShdPnd"))
 
 
 def rendering_samples(job_id: str) -> bool:
@@ -210,15 +219,17 @@ def test_cancel_during_a_preemption_checkpoint_cancels_instead_of_requeueing(
     lender, owner = make_tenant("lender", nominal_gpus=0, borrow=1), make_tenant("owner", nominal_gpus=1)
     with session_scope() as session:
         accounts.upsert_pool(session, name="gpu", gpu_type="h100", capacity_gpus=1)
-    slow_stop = {**SLOW_SAMPLES, "checkpoint_interval": 900}  # no checkpoint but the preemption's
-    job_id = submit(client, lender, lora_job(ready_dataset(client, lender, images=4), hyperparameters=slow_stop)
+    long_run = {**QUICK, "steps": 900, "checkpoint_interval": 900}  # no checkpoint but the preemption's
+    job_id = submit(client, lender, lora_job(ready_dataset(client, lender, images=4), hyperparameters=long_run)
                     ).json()["id"]
     worker = Worker(job_id)
     wait_until(lambda: get_job(client, lender, job_id)["step"] >= 1, what="the borrowed job's first step",
                timeout_s=120, describe=lambda: get_job(client, lender, job_id))
+    [trainer] = trainer_processes(job_id)
+    os.kill(trainer, signal.SIGSTOP)  # held mid-run: the preemption's checkpoint cannot finish before the cancel
     nominal = submit(client, owner, lora_job(ready_dataset(client, owner, images=2), hyperparameters=QUICK)).json()
-    wait_until(lambda: rendering_samples(job_id), what="the preempted trainer to render its checkpoint's samples",
-               timeout_s=60, every_s=0.05, describe=lambda: get_job(client, lender, job_id))
+    wait_until(lambda: sigterm_pending(trainer), what="the worker to ask the trainer to checkpoint for the preemption",
+               timeout_s=60, describe=lambda: get_job(client, lender, job_id))
 
     cancel_and_expect_a_quick_stop(client, lender, worker, trainer_processes(job_id))
     assert worker.join("the task to end after the cancel", timeout_s=STOPPED_WITHIN_S) == "cancelled"
