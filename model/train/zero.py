@@ -7,8 +7,11 @@ The optimizer and LR schedule are ours (torch AdamW + the spec's schedule), hand
 from __future__ import annotations
 
 import atexit
+import ctypes
 import importlib
 import os
+import signal
+import sys
 import tempfile
 import uuid
 from contextlib import AbstractContextManager, nullcontext
@@ -21,6 +24,7 @@ from sanacloud.model.train.engine import lr_lambda
 from sanacloud.model.train.spec import TrainSpec
 
 TAG = "zero"
+PR_SET_PDEATHSIG = 1
 
 
 def deepspeed_config(spec: TrainSpec) -> dict[str, Any]:
@@ -42,7 +46,9 @@ def init_distributed(device: torch.device) -> None:
     if device.type == "cpu":
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     rendezvous: dict[str, Any] = {}
-    if "RANK" not in os.environ:
+    if "RANK" in os.environ:
+        _die_with_launcher()
+    else:
         # One process: rendezvous through a file, not a port (a free port can be taken before it is bound).
         os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"})
         store = Path(tempfile.gettempdir()) / f"sanacloud-rendezvous-{uuid.uuid4().hex}"
@@ -57,6 +63,13 @@ def init_distributed(device: torch.device) -> None:
         comm: Any = importlib.import_module("deepspeed.comm.torch")
         comm.build_shm_op = lambda: None
     deepspeed.init_distributed(dist_backend="gloo" if device.type == "cpu" else "nccl", **rendezvous)
+
+
+def _die_with_launcher() -> None:
+    """torchrun starts each rank in a session of its own: a rank would outlive a launcher killed with
+    its worker, training on and holding its GPU. Linux kills it with its parent (PR_SET_PDEATHSIG)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ZeroEngine:

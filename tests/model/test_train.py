@@ -3,6 +3,10 @@ that diffusers loads, exact resume after SIGTERM, and full training through Deep
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from PIL import Image
 from sanacloud.model.components import load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.train.lora import WEIGHTS_NAME
+from tests.deadlines import wait_until
 from tests.model.conftest import make_spec, of_type, run_trainer
 
 TINY = REGISTRY["sana-tiny"]
@@ -101,3 +106,45 @@ def test_full_training_through_deepspeed_zero(random_tiny: Path, shapes_data: Pa
     trained = SanaTransformer2DModel.from_pretrained(checkpoint / "transformer")
     base = SanaTransformer2DModel.from_pretrained(random_tiny / "transformer")
     assert not torch.allclose(transformer_output(trained), transformer_output(base), atol=1e-6)
+
+
+def test_ranks_die_with_their_launcher(random_tiny: Path, shapes_data: Path, tmp_path: Path) -> None:
+    """A worker killed with SIGKILL takes torchrun with it; its ranks must not train on."""
+    spec = make_spec(random_tiny, shapes_data, tmp_path / "full", type="full", steps=100_000, batch_size=2,
+                     checkpoint_interval=100_000, deepspeed={"zero_stage": 2})
+    path = tmp_path / "spec.json"
+    path.write_text(spec.model_dump_json())
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "sanacloud.model.train", "--spec", str(path)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}) as launcher:
+        assert launcher.stdout is not None
+        wait_until(lambda: '"type": "step"' in launcher.stdout.readline(), what="the first step", timeout_s=120)
+        ranks = children_of(launcher.pid)
+        assert len(ranks) == 2, ranks
+        launcher.kill()
+        try:  # the events pipe stays open here, so no broken pipe ends the ranks: only their launcher's death
+            wait_until(lambda: not alive(ranks), what="the ranks to die with their launcher", timeout_s=30,
+                       describe=lambda: alive(ranks))
+        finally:
+            for pid in alive(ranks):
+                os.kill(pid, signal.SIGKILL)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    """The pids still running (a killed process not yet reaped by its parent is not)."""
+    running = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+                running.append(pid)
+    return running
