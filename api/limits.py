@@ -6,7 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sanacloud.platform.errors import PayloadTooLarge
+from sanacloud.api.errors import PATH_CHARS
+from sanacloud.platform.errors import PayloadTooLarge, shortened
 
 
 class BodySizeLimit:
@@ -41,7 +42,8 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps({"type": "about:blank", "title": "Payload too large", "status": 413,
-                           "detail": self._detail(), "instance": scope.get("path", "")}).encode()
+                           "detail": self._detail(),
+                           "instance": shortened(scope.get("path", ""), PATH_CHARS)}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/problem+json"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})

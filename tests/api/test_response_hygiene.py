@@ -4,9 +4,14 @@ back as its first 100 characters and an ellipsis."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
+from sanacloud.api.limits import BodySizeLimit
 from sanacloud.api.usage import service as usage_service
 from sanacloud.platform.storage import get_object_store
 from sanacloud.platform.storage.local import LocalObjectStore
@@ -73,3 +78,20 @@ def test_no_error_repeats_huge_input_whole(client: TestClient, tenant: TenantCtx
     response = client.request(method, path, json=body, headers=tenant.headers)
     assert 400 <= response.status_code < 500 and "..." in response.json()["detail"], response.text[:300]
     assert len(response.content) < SMALL_RESPONSE, response.text[:300]
+
+
+def test_a_body_over_the_limit_is_refused_without_repeating_a_huge_path_whole() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def never_called(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the body limit let a refused request through")
+
+    async def record(message: Any) -> None:
+        sent.append(message)
+
+    limit = BodySizeLimit(never_called, max_bytes=10)
+    scope = {"type": "http", "path": f"/v1/datasets/{HUGE}/files", "headers": [(b"content-length", b"11")]}
+    asyncio.run(limit(scope, None, record))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 413
+    problem = json.loads(sent[1]["body"])
+    assert problem["instance"].endswith("...") and len(sent[1]["body"]) < SMALL_RESPONSE
