@@ -9,21 +9,22 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, Role, Tenant
-from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
+from sanacloud.platform.errors import Conflict, InvalidInput, NotFound, echo
 from sanacloud.platform.security import generate_api_key
 
-# The one tenant-name rule, checked here for every caller and published in the API's schema.
-TENANT_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-TENANT_NAME_RULE = "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+# The one rule for tenant and pool names, checked here for every caller and published in the API's
+# schema: a DNS label, as they name queues (`train.<pool>`) and Kubernetes objects.
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+NAME_RULE = "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
 
 
-def check_tenant_name(name: str) -> None:
-    if not re.fullmatch(TENANT_NAME_PATTERN, name):
-        raise InvalidInput(f"tenant name {name!r} is not allowed: use {TENANT_NAME_RULE}")
+def check_name(kind: str, name: str) -> None:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise InvalidInput(f"{kind} name {echo(name)} is not allowed: use {NAME_RULE}")
 
 
 def create_tenant(session: Session, *, name: str, fair_share_weight: float = 1.0) -> Tenant:
-    check_tenant_name(name)
+    check_name("tenant", name)
     if session.scalar(select(Tenant.id).where(Tenant.name == name)):
         raise Conflict(f"a tenant named {name!r} already exists")
     tenant = Tenant(name=name, fair_share_weight=fair_share_weight)
@@ -85,6 +86,7 @@ def count_tenant_admins(session: Session, *, tenant_id: str) -> int:
 
 
 def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: int, gpus_per_node: int = 1) -> GpuPool:
+    check_name("pool", name)
     pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
     if pool is None:
         pool = GpuPool(name=name, gpu_type=gpu_type, capacity_gpus=capacity_gpus, gpus_per_node=gpus_per_node)

@@ -13,7 +13,7 @@ from sanacloud.platform import accounts
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 catalog_router = APIRouter(prefix="/v1", tags=["base models"])
 
-PoolName = Annotated[str, Path(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+PoolName = Annotated[str, Path(pattern=accounts.NAME_PATTERN, description=accounts.NAME_RULE)]
 
 
 @router.post("/tenants", status_code=201)

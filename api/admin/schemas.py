@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, StringConstraints
 
 from sanacloud.api.schemas import RequestModel, ResponseModel
-from sanacloud.platform.accounts import TENANT_NAME_PATTERN, TENANT_NAME_RULE
+from sanacloud.platform.accounts import NAME_PATTERN, NAME_RULE
 
-TenantName = Annotated[str, StringConstraints(pattern=TENANT_NAME_PATTERN)]
+TenantName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 
 class TenantCreate(RequestModel):
-    name: TenantName = Field(description=TENANT_NAME_RULE)
+    name: TenantName = Field(description=NAME_RULE)
     fair_share_weight: float = Field(default=1.0, gt=0, le=1000)
 
 

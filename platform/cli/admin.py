@@ -35,7 +35,7 @@ def platform_session(data_dir: Path | None) -> Iterator[Session]:
 
 
 @app.command("create-tenant")
-def create_tenant(name: Annotated[str, typer.Argument(help=accounts.TENANT_NAME_RULE)],
+def create_tenant(name: Annotated[str, typer.Argument(help=accounts.NAME_RULE)],
                   weight: Annotated[float, typer.Option(help="fair-share weight")] = 1.0,
                   data_dir: DataDirOption = None) -> None:
     """Create a tenant and print its id."""
@@ -66,7 +66,8 @@ def create_key(
 
 
 @app.command("set-pool")
-def set_pool(name: str, gpu_type: Annotated[str, typer.Option()], capacity: Annotated[int, typer.Option()],
+def set_pool(name: Annotated[str, typer.Argument(help=accounts.NAME_RULE)], gpu_type: Annotated[str, typer.Option()],
+             capacity: Annotated[int, typer.Option()],
              gpus_per_node: Annotated[int, typer.Option()] = 1, data_dir: DataDirOption = None) -> None:
     """Create or resize a GPU pool and print its id."""
     with platform_session(data_dir) as session:

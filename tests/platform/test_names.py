@@ -1,4 +1,5 @@
-"""One tenant-name rule: the API's schema refuses exactly the names the platform (and so the CLI) refuses."""
+"""One rule for tenant and pool names: the API's schema refuses exactly the names the platform (and so
+the CLI) refuses, and a pool cannot be named what no queue or Kubernetes object may be called."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sanacloud.api.admin.schemas import TenantCreate
-from sanacloud.platform.accounts import check_tenant_name
+from sanacloud.platform.accounts import check_name
 from sanacloud.platform.errors import InvalidInput
 
 
 def platform_accepts(name: str) -> bool:
     try:
-        check_tenant_name(name)
+        check_name("tenant", name)
     except InvalidInput:
         return False
     return True
@@ -40,3 +41,10 @@ def test_the_api_and_the_platform_accept_the_same_names(name: str) -> None:
 ])
 def test_names_are_dns_labels(name: str, allowed: bool) -> None:
     assert platform_accepts(name) == allowed
+
+
+def test_a_pool_named_against_the_rule_is_refused_with_the_rule() -> None:
+    from sanacloud.platform.accounts import NAME_RULE, upsert_pool
+
+    with pytest.raises(InvalidInput, match=f"pool name 'GPU pool' is not allowed: use {NAME_RULE}"):
+        upsert_pool(None, name="GPU pool", gpu_type="h100", capacity_gpus=1)  # type: ignore[arg-type]
