@@ -25,6 +25,7 @@ from sanacloud.model.train.spec import TrainSpec
 
 TAG = "zero"
 PR_SET_PDEATHSIG = 1
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets for env://
 
 
 def deepspeed_config(spec: TrainSpec) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def init_distributed(device: torch.device) -> None:
     if device.type == "cpu":
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
     rendezvous: dict[str, Any] = {}
-    if "RANK" in os.environ:
+    if all(name in os.environ for name in LAUNCHER_VARIABLES):
         _die_with_launcher()
     else:
         # One process: rendezvous through a file, not a port (a free port can be taken before it is bound).
