@@ -76,6 +76,7 @@ def platform_log(home: Path) -> str:
     return "\n".join(f"--- {path.name}:\n{tail(path)}" for path in sorted(logs.glob("*.log")))
 
 
+@pytest.mark.timeout(900)  # about 110 s on an idle machine; the tour itself may take 600 s
 def test_the_readme_tour_runs_top_to_bottom_and_teaches_pink(tmp_path: Path) -> None:
     tour = readme_tour()
     assert KEY_LINE in tour and API_LINE in tour, "the tour's first lines changed; update this test"

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 PINK_SCENES = [scene for scene in HELD_OUT_EVAL_SCENES if "pink" in scene.concepts and scene.shape != "star"]
 
 
+@pytest.mark.timeout(900)  # about 90 s on an idle machine
 def test_lora_teaches_a_held_out_colour(tmp_path: Path) -> None:
     data = tmp_path / "pink"
     write_dataset(data, 200, 128, seed=11, colors=ALL_COLORS, shapes=BASE_SHAPES, require_any=("pink",))
