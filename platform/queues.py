@@ -55,6 +55,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "sanacloud.maintenance.purge_idempotency_keys", "schedule": 3600.0,
             },
             "scheduler-tick": {"task": TICK_TASK, "schedule": float(settings.scheduler_tick_s)},
+            "sweep-orphans": {"task": "sanacloud.maintenance.sweep_orphans", "schedule": 3600.0},
         },
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
     }

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     max_image_side: int = Field(default=8192, gt=0)
     max_caption_chars: int = Field(default=4000, gt=0)
     max_image_metadata_bytes: int = Field(default=1024**2, gt=0, description="text, EXIF, XMP... in one image")
+    upload_tmp_dir: Path | None = Field(default=None, description="uploads' scratch space (platform/scratch.py); "
+                                                                  "default <system temp folder>/sanacloud-uploads")
+    # Objects no row owns (a writer killed before its commit) are deleted once this old; a writer
+    # commits its rows within seconds to minutes of storing the objects (platform/storage/sweep.py).
+    orphan_grace_s: float = Field(default=3600.0, gt=0, description="age before an unowned object is swept")
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 

@@ -1,11 +1,14 @@
 """Periodic housekeeping, run by beat on the maintenance queue: the scheduler's tick (reap lost
-workers' jobs, admit, prune checkpoints) and expired idempotency keys."""
+workers' jobs, admit, prune checkpoints), expired idempotency keys, and what killed writers left
+(objects no row owns, dead processes' upload folders)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from sanacloud.platform import idempotency
+from sanacloud.platform import idempotency, scratch
+from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.lifecycle import redispatch_unclaimed, requeue_lost
 from sanacloud.platform.jobs.retention import prune_checkpoints
@@ -13,6 +16,8 @@ from sanacloud.platform.queues import TICK_TASK
 from sanacloud.platform.scheduler.admission import schedule_all
 from sanacloud.platform.serving.generations import cool_abandoned
 from sanacloud.platform.settings import get_settings
+from sanacloud.platform.storage import get_object_store
+from sanacloud.platform.storage.sweep import sweep_orphans
 from sanacloud.workers.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -24,6 +29,19 @@ def purge_idempotency_keys() -> int:
         removed = idempotency.purge_expired(session)
     log.info("purged %d expired idempotency keys", removed)
     return removed
+
+
+@app.task(name="sanacloud.maintenance.sweep_orphans")
+def sweep_orphans_task() -> dict[str, int]:
+    settings, store = get_settings(), get_object_store()
+    removed = sweep_orphans(store, grace_s=settings.orphan_grace_s)
+    for tenant, count in sorted(removed.items()):
+        log.info("swept %d orphaned objects (%d bytes) of tenant %s", count.objects, count.bytes, tenant)
+    summary = {"objects": sum(c.objects for c in removed.values()), "bytes": sum(c.bytes for c in removed.values()),
+               "partial_writes": store.discard_partial_writes(utcnow() - timedelta(seconds=settings.orphan_grace_s)),
+               "upload_folders": scratch.remove_dead(settings)}
+    log.info("orphan sweep: %s", summary)
+    return summary
 
 
 @app.task(name=TICK_TASK)

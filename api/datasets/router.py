@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -13,9 +15,19 @@ from sanacloud.api.datasets.multipart import read_form
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
+from sanacloud.platform import scratch
 from sanacloud.platform.errors import DomainError, InvalidInput, PayloadTooLarge
+from sanacloud.platform.settings import get_settings
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+
+@asynccontextmanager
+async def _remove_dead_uploads(_app: FastAPI) -> AsyncIterator[None]:
+    """At start, the temporary files of uploads whose API process was killed (platform/scratch.py)."""
+    scratch.remove_dead(get_settings())
+    yield
+
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], lifespan=_remove_dead_uploads)
 FILE_FIELDS = {"files", "file"}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -14,6 +12,7 @@ from sanacloud.api.datasets import schemas
 from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResult, read_upload
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.pagination import PageParams, paginate
+from sanacloud.platform import scratch
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetFile, Job
@@ -93,8 +92,8 @@ def upload(session: Session, store: ObjectStore, settings: Settings, *, actor: T
     dataset = get(session, actor=actor, dataset_id=dataset_id, for_update=True)
     if not files:
         raise InvalidInput("no files in the upload: send images, caption files or a .zip as multipart field 'files'")
-    with tempfile.TemporaryDirectory(prefix="sanacloud-upload-") as workdir:
-        result = read_upload(files, limits(settings), Path(workdir))
+    with scratch.upload_dir(settings) as workdir:
+        result = read_upload(files, limits(settings), workdir)
         _refuse_invalid(result, on_invalid)
         _refuse_existing_names(session, dataset, result)
         _store_images(session, store, dataset, result)

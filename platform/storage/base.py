@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9._\-]+$")
@@ -19,6 +20,8 @@ class ObjectNotFound(KeyError):
 class ObjectInfo:
     key: str
     size: int
+    # When the object was written (timezone-aware); set by list(), which the orphan sweep reads.
+    modified: datetime | None = field(default=None, compare=False)
 
 
 def tenant_key(tenant_id: str, *parts: str) -> str:
@@ -49,7 +52,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with `prefix`, recursively."""
+        """Every object whose key starts with `prefix`, recursively, with its `modified` time."""
 
     @abstractmethod
     def delete(self, keys: Sequence[str]) -> None:
@@ -86,6 +89,12 @@ class ObjectStore(ABC):
             size = buffer.tell()
             buffer.seek(0)
             return self.put(target, buffer, size)  # type: ignore[arg-type]
+
+    def discard_partial_writes(self, before: datetime) -> int:
+        """Delete what interrupted puts left outside any listing, last written before `before`; returns
+        how many. S3 keeps an interrupted multipart upload's parts itself: a bucket lifecycle rule
+        (AbortIncompleteMultipartUpload) removes them, so there is nothing to do here."""
+        return 0
 
     def delete_prefix(self, prefix: str) -> int:
         keys = [info.key for info in self.list(prefix)]

@@ -6,6 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
@@ -14,6 +15,7 @@ from sanacloud.platform.security import signed_object_query
 from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 CHUNK = 1024 * 1024
+PARTIAL = ".upload-"  # put()'s file until it is complete and renamed to its key
 
 
 class LocalObjectStore(ObjectStore):
@@ -38,7 +40,7 @@ class LocalObjectStore(ObjectStore):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temporary file and rename, so a reader never sees half an object.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL)
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(data, out, CHUNK)
@@ -71,10 +73,11 @@ class LocalObjectStore(ObjectStore):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and not path.name.startswith(".upload-"):
+            if path.is_file() and not path.name.startswith(PARTIAL):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    yield ObjectInfo(key=key, size=path.stat().st_size)
+                    stat = path.stat()
+                    yield ObjectInfo(key=key, size=stat.st_size, modified=datetime.fromtimestamp(stat.st_mtime, UTC))
 
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
@@ -84,6 +87,20 @@ class LocalObjectStore(ObjectStore):
             except (FileNotFoundError, NotADirectoryError):
                 continue
             self._prune_empty_parents(path.parent)
+
+    def discard_partial_writes(self, before: datetime) -> int:
+        """Delete the files of puts whose process died mid-write, last written before `before`."""
+        removed = 0
+        for path in list(self.root.rglob(PARTIAL + "*")):  # pruning folders while walking them would fail
+            try:
+                if datetime.fromtimestamp(path.stat().st_mtime, UTC) >= before:
+                    continue
+                path.unlink()
+            except FileNotFoundError:  # its put finished (renamed it) or failed meanwhile
+                continue
+            self._prune_empty_parents(path.parent)
+            removed += 1
+        return removed
 
     def _prune_empty_parents(self, folder: Path) -> None:
         while folder != self.root and folder.is_dir() and not any(folder.iterdir()):

@@ -74,7 +74,7 @@ class S3ObjectStore(ObjectStore):
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             if obj.object_name is not None:
-                yield ObjectInfo(key=obj.object_name, size=obj.size or 0)
+                yield ObjectInfo(key=obj.object_name, size=obj.size or 0, modified=obj.last_modified)
 
     def delete(self, keys: Sequence[str]) -> None:
         # remove_objects is lazy: iterating its errors is what sends the requests.

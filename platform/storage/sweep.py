@@ -1,0 +1,132 @@
+"""Deletes objects that no database row owns: what a writer killed before its commit left behind.
+
+Every key the platform writes names its owner, `tenants/<tenant>/<kind>/<id>/...`:
+
+    datasets/<dataset>/images/<file>.<ext>           the dataset_files row whose object_key it is
+    jobs/<job>/checkpoints/step-<n>/...              the checkpoint row whose prefix it is under; while
+                                                     the job is unfinished, the job (it may be uploading one)
+    models/<model>/...                               the model (promotion copies into a fresh prefix)
+    endpoints/<endpoint>/generations/<gen>/<i>.png   the generation that lists it; while it is pending
+                                                     or running, the generation
+Keys of any other shape are kept: what cannot be decided is not deleted.
+
+Writers store objects first and commit their rows after (an upload within seconds to minutes of
+storing its first image), so an object younger than the grace may be one whose row is about to be
+committed: it is kept. The grace is counted from before any row is read, so an older object's row,
+if it ever comes, was committed before the sweep began.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.models import Checkpoint, DatasetFile, Generation, Job, Model
+from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.jobs.states import TERMINAL
+from sanacloud.platform.storage.base import ObjectInfo, ObjectStore
+
+BATCH = 500  # keys decided with one query per kind
+_GENERATING = ("pending", "running")
+
+
+@dataclass
+class Removed:
+    objects: int = 0
+    bytes: int = 0
+
+
+def sweep_orphans(store: ObjectStore, *, grace_s: float) -> dict[str, Removed]:
+    """Delete the objects under tenant prefixes that no row owns and that are older than `grace_s`;
+    returns what was removed, per tenant."""
+    cutoff = utcnow() - timedelta(seconds=grace_s)
+    old = (info for info in store.list("tenants/") if info.modified is not None and info.modified < cutoff)
+    removed: dict[str, Removed] = defaultdict(Removed)
+    for batch in _batches(old, BATCH):
+        with session_scope() as session:
+            owned = _owned(session, [info.key for info in batch])
+        orphans = [info for info in batch if info.key not in owned]
+        store.delete([info.key for info in orphans])
+        for info in orphans:
+            tenant = removed[info.key.split("/")[1]]
+            tenant.objects += 1
+            tenant.bytes += info.size
+    return dict(removed)
+
+
+def _batches(items: Iterable[ObjectInfo], size: int) -> Iterator[list[ObjectInfo]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _owner(key: str) -> tuple[str, str] | None:
+    """(kind, id) of the row that decides whether the key is owned, for keys of a known shape."""
+    match key.split("/"):
+        case ["tenants", _, "datasets", dataset, "images", _]:
+            return "dataset", dataset
+        case ["tenants", _, "jobs", job, "checkpoints", _, _, *_]:
+            return "job", job
+        case ["tenants", _, "models", model, _, *_]:
+            return "model", model
+        case ["tenants", _, "endpoints", _, "generations", generation, _]:
+            return "generation", generation
+    return None
+
+
+def _owned(session: Session, keys: list[str]) -> set[str]:
+    owned: set[str] = set()
+    by_kind: dict[str, dict[str, str]] = defaultdict(dict)  # kind -> {key: owner id}
+    for key in keys:
+        owner = _owner(key)
+        if owner is None:
+            owned.add(key)  # a layout we do not know
+        else:
+            by_kind[owner[0]][key] = owner[1]
+    for kind, owners in by_kind.items():
+        owned |= _OWNED[kind](session, owners)
+    return owned
+
+
+def _dataset_files(session: Session, owners: dict[str, str]) -> set[str]:
+    # The dataset id narrows the search to indexed rows; the key itself must match exactly.
+    return set(session.scalars(select(DatasetFile.object_key).where(
+        DatasetFile.dataset_id.in_(set(owners.values())), DatasetFile.object_key.in_(owners))))
+
+
+def _checkpoints(session: Session, owners: dict[str, str]) -> set[str]:
+    jobs = set(owners.values())
+    unfinished = set(session.scalars(select(Job.id).where(Job.id.in_(jobs), Job.status.not_in(TERMINAL))))
+    prefixes: dict[str, list[str]] = defaultdict(list)
+    for job_id, prefix in session.execute(select(Checkpoint.job_id, Checkpoint.object_prefix)
+                                          .where(Checkpoint.job_id.in_(jobs))):
+        prefixes[job_id].append(prefix)
+    return {key for key, job in owners.items()
+            if job in unfinished or any(key.startswith(prefix) for prefix in prefixes[job])}
+
+
+def _models(session: Session, owners: dict[str, str]) -> set[str]:
+    found = set(session.scalars(select(Model.id).where(Model.id.in_(set(owners.values())))))
+    return {key for key, model in owners.items() if model in found}
+
+
+def _generations(session: Session, owners: dict[str, str]) -> set[str]:
+    generating, listed = set(), set()
+    for gen_id, status, image_keys in session.execute(select(Generation.id, Generation.status, Generation.image_keys)
+                                                      .where(Generation.id.in_(set(owners.values())))):
+        if status in _GENERATING:
+            generating.add(gen_id)
+        listed.update(image_keys)
+    return {key for key, gen in owners.items() if gen in generating or key in listed}
+
+
+_OWNED: dict[str, Callable[[Session, dict[str, str]], set[str]]] = {
+    "dataset": _dataset_files, "job": _checkpoints, "model": _models, "generation": _generations,
+}
