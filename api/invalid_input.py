@@ -16,6 +16,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+
+from sanacloud.api.schemas import NUL, NUL_REFUSED
 from sanacloud.platform.errors import echo, shortened
 
 EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "float_type": "a number",
@@ -23,6 +27,16 @@ EXPECTED = {"int_type": "an integer", "int_from_float": "an integer", "float_typ
             "model_type": "an object", "model_attributes_type": "an object", "none_required": "null"}
 TAG_FIELD = "type"  # the API's discriminated unions (e.g. a job's lora | full) tag by this field
 SHOWN_CHARS = 40
+NOT_JSON = "request body is not valid JSON"
+
+
+def refuse_nul(request: Request) -> None:
+    """A dependency of every route: no path or query parameter holds a NUL (see `RequestModel` for bodies)."""
+    errors = [{"type": "string_nul", "loc": (where, name), "msg": NUL_REFUSED, "input": value}
+              for where, items in (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
+              for name, value in items if isinstance(value, str) and NUL in value]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def describe(errors: Sequence[Any], body: Any) -> list[dict[str, str]]:
@@ -72,7 +86,7 @@ def _message(where: str, group: list[dict[str, Any]]) -> str:
     if kind == "missing":
         return f"{where}: field required"
     if kind == "json_invalid":
-        return "request body is not valid JSON"
+        return NOT_JSON
     if kind == "union_tag_invalid":  # the input is the object holding the tag
         given = first["input"].get(where.rpartition(".")[2])
         return f"{where}: expected one of {first['ctx']['expected_tags']}, got {_shown(given)}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from sanacloud.platform import tenant_caps
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound, echo
@@ -51,6 +53,7 @@ def ensure_member(session: Session, *, tenant_id: str, email: str, role: Role) -
     """The tenant's member with this email, created with `role` if new."""
     member = session.scalar(select(Member).where(Member.tenant_id == tenant_id, Member.email == email))
     if member is None:
+        tenant_caps.ensure_room(session, tenant_id=tenant_id, kind=tenant_caps.Kind.MEMBERS)
         member = Member(tenant_id=tenant_id, email=email, role=role)
         session.add(member)
         session.flush()
@@ -62,6 +65,8 @@ def issue_key(session: Session, *, name: str, member: Member | None = None) -> t
 
     Returns the row and the plaintext key, which is never stored and cannot be shown again.
     """
+    if member is not None:
+        tenant_caps.ensure_room(session, tenant_id=member.tenant_id, kind=tenant_caps.Kind.API_KEYS)
     new = generate_api_key()
     key = ApiKey(
         name=name, prefix=new.prefix, key_hash=new.key_hash,
@@ -79,10 +84,23 @@ def revoke_keys_of(session: Session, *, member_id: str) -> None:
         key.revoked_at = utcnow()
 
 
-def count_tenant_admins(session: Session, *, tenant_id: str) -> int:
-    query = select(func.count()).select_from(Member).where(
-        Member.tenant_id == tenant_id, Member.role == Role.TENANT_ADMIN)
-    return int(session.scalar(query) or 0)
+def record_key_use(session: Session, *, key_id: str, now: datetime, resolution: timedelta) -> None:
+    """Set the key's `last_used_at` to `now` unless it is newer than `resolution` ago, or another
+    transaction holds the key's row: bookkeeping skips a locked row rather than wait for it."""
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - resolution)
+    claimable = select(ApiKey.id).where(ApiKey.id == key_id, stale).with_for_update(skip_locked=True)
+    session.execute(update(ApiKey).where(ApiKey.id.in_(claimable)).values(last_used_at=now))
+
+
+def ensure_administrable(session: Session, *, tenant_id: str) -> None:
+    """Refuses a change (already flushed, under `lock_tenant`) that leaves the tenant unable to
+    administer itself: no tenant admin holding an active key."""
+    administering = select(func.count()).select_from(ApiKey).join(Member, Member.id == ApiKey.member_id).where(
+        ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None), Member.role == Role.TENANT_ADMIN)
+    session.flush()
+    if not session.scalar(administering):
+        raise Conflict("a tenant needs at least one tenant admin holding an active API key; "
+                       "promote another member and give them a key first")
 
 
 def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: int, gpus_per_node: int = 1) -> GpuPool:

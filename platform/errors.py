@@ -60,15 +60,27 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
-class TooManyRequests(DomainError):
-    status = 429
-    title = "Too many requests"
+class RetryLater(DomainError):
+    """A refusal that ends by itself: the response says when to try again (`Retry-After`)."""
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
 
 
+class TooManyRequests(RetryLater):
+    status = 429
+    title = "Too many requests"
+
+
 class Unavailable(DomainError):
+    status = 503
+    title = "Service unavailable"
+
+
+class Busy(RetryLater):
+    """The database could not serve the request in time (a lock wait, a statement or the pool ran
+    out of time); the request changed nothing."""
+
     status = 503
     title = "Service unavailable"

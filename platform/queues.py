@@ -38,12 +38,27 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         transport_options = {"data_folder_in": str(queue_dir), "data_folder_out": str(queue_dir),
                              "data_folder_processed": str(processed_dir), "store_processed": False,
                              "control_folder": str(control_dir)}
+    elif settings.effective_broker_url.startswith(("redis://", "rediss://")):
+        transport_options = {"visibility_timeout": settings.broker_visibility_timeout_s,
+                             "global_keyprefix": settings.broker_key_prefix}
+    # What a message guarantees. A training run's: only that the admitted attempt reaches a worker.
+    # It is acknowledged on receipt and the database owns the rest: the reaper sends an admitted
+    # job no worker claimed again (DISPATCH_RETRY_S) and requeues a running one whose heartbeats
+    # stop, and a claim is idempotent per (job, attempt). So no message waits unacknowledged for
+    # the hours a run takes, for Redis's visibility timeout to redeliver or RabbitMQ's
+    # consumer_timeout to close the channel; and a worker takes no other message while it trains
+    # (workers/training/task.py). Inference and maintenance tasks take seconds: acknowledged when
+    # done, so a lost worker's task is redelivered and a busy worker's one prefetch slot stays full.
+    # No AMQP heartbeats: a solo worker busy in a task cannot answer them; job heartbeats in the
+    # database tell a lost worker, TCP keepalive a dead connection.
     return {
         "broker_url": settings.effective_broker_url,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
+        "broker_heartbeat": 0,
         "task_default_queue": MAINTENANCE_QUEUE,
-        "task_acks_late": True,  # a task whose worker dies is redelivered
+        "task_acks_late": True,
+        "task_annotations": {TRAIN_TASK: {"acks_late": False}},
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,  # one task at a time per worker process
         "task_ignore_result": True,

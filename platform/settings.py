@@ -18,6 +18,13 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "minioadmin"}
+SECRET_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+MIN_DISTINCT_SECRET_CHARS = 12  # a random 32-character key has about 25
+
+
+def guessable(secret: str) -> bool:
+    """A key made of few distinct characters ('xxxx...', 'abab...') was typed, not generated."""
+    return len(set(secret)) < MIN_DISTINCT_SECRET_CHARS
 
 
 class Mode(StrEnum):
@@ -26,16 +33,30 @@ class Mode(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SANACLOUD_", env_file=None, extra="ignore")
+    # hide_input_in_errors: a refusal to start never prints the settings' values (passwords among them).
+    model_config = SettingsConfigDict(env_prefix="SANACLOUD_", env_file=None, extra="ignore",
+                                      hide_input_in_errors=True)
 
     mode: Mode = Mode.EMBEDDED
     data_dir: Path = Path.home() / ".sanacloud"
     # Signs the URLs the API hands out; generated once per data dir in embedded mode.
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
+    # Proxies whose X-Forwarded-For/-Proto the API believes (comma-separated addresses or "*"); none by
+    # default, so that no client can claim another's address.
+    forwarded_allow_ips: str = ""
 
     # Database: empty means the SQLite file in the data dir.
     database_url: str = ""
+    # Per process. The API serves at most pool size + overflow requests at once, so that no request
+    # holds a thread while it waits for a connection.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0, description="wait for a free pooled connection")
+    # PostgreSQL, every session: a statement waiting on a lock or running longer than this fails
+    # (a 503 with Retry-After in the API) instead of holding its connection and thread.
+    db_lock_timeout_s: float = Field(default=10.0, gt=0)
+    db_statement_timeout_s: float = Field(default=120.0, gt=0)
 
     # Object storage: "local" (a folder in the data dir) or "s3" (MinIO or any S3 API).
     storage_backend: Literal["local", "s3"] = "local"
@@ -45,6 +66,9 @@ class Settings(BaseSettings):
     s3_bucket: str = "sanacloud"
     s3_region: str = "us-east-1"
     s3_secure: bool = False
+    # Where clients outside the cluster reach the store (scheme and host), if not at s3_endpoint:
+    # presigned URLs are signed for it.
+    s3_public_url: str = ""
     presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Celery broker: empty means the filesystem transport in the data dir.
@@ -54,6 +78,7 @@ class Settings(BaseSettings):
 
     # Upload limits.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_json_bytes: int = Field(default=1024**2, gt=0, description="any request body but an upload's")
     max_file_bytes: int = Field(default=50 * 1024**2, gt=0)
     max_files_per_upload: int = Field(default=10_000, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
@@ -67,6 +92,17 @@ class Settings(BaseSettings):
     # commits its rows within seconds to minutes of storing the objects (platform/storage/sweep.py).
     orphan_grace_s: float = Field(default=3600.0, gt=0, description="age before an unowned object is swept")
 
+    # Per API key and API process: a burst of this many requests, then this many a second.
+    rate_limit_burst: int = Field(default=100, ge=1)
+    rate_limit_per_s: float = Field(default=20.0, gt=0)
+
+    # What one tenant may create (platform/tenant_caps.py); /v1/usage shows each with its use.
+    max_api_keys_per_tenant: int = Field(default=100, ge=1, description="active (not revoked) keys")
+    max_members_per_tenant: int = Field(default=200, ge=1)
+    max_datasets_per_tenant: int = Field(default=500, ge=1)
+    max_endpoints_per_tenant: int = Field(default=50, ge=1)
+    max_active_jobs_per_tenant: int = Field(default=200, ge=1, description="jobs not finished yet")
+
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 
     # Scheduler and workers.
@@ -75,6 +111,9 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(default=5.0, gt=0, description="how often a worker reports a running job")
     heartbeat_timeout_s: float = Field(default=120.0, gt=0, description="silence after which a job is requeued")
     dispatch_retry_s: float = Field(default=300.0, gt=0, description="resend an admitted job no worker claimed")
+    broker_visibility_timeout_s: float = Field(default=3600.0, gt=0, description="Redis: redeliver a message left "
+                                               "unacknowledged this long (only short tasks hold one: queues.py)")
+    broker_key_prefix: str = Field(default="", description="Redis: prefix of every broker key, e.g. to share one Redis")
     stop_grace_s: float = Field(default=30.0, gt=0, description="SIGTERM to SIGKILL, for cancel and preemption")
     keep_checkpoints: int = Field(default=3, ge=1, description="per job, besides the best one")
     work_dir: Path | None = Field(default=None, description="worker scratch space; default data_dir/work")
@@ -82,19 +121,29 @@ class Settings(BaseSettings):
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
+    def _refuse_what_a_cluster_cannot_run_on(self) -> Settings:
+        # Messages name settings, never their values: these hold passwords.
         if self.mode is Mode.CLUSTER:
             problems = []
             if self.secret_key in INSECURE_SECRETS or len(self.secret_key) < 32:
                 problems.append("SANACLOUD_SECRET_KEY must be set to a random value of 32+ characters")
+            elif guessable(self.secret_key):
+                problems.append("SANACLOUD_SECRET_KEY is too regular to be random (few distinct characters); "
+                                f"generate one with `{SECRET_RECIPE}`")
             if not self.database_url:
                 problems.append("SANACLOUD_DATABASE_URL must point at PostgreSQL")
             if not self.broker_url:
                 problems.append("SANACLOUD_BROKER_URL must point at Redis or RabbitMQ")
-            if self.storage_backend == "s3" and self.s3_secret_key in INSECURE_SECRETS:
+            if self.storage_backend != "s3":
+                problems.append("SANACLOUD_STORAGE_BACKEND must be s3: a local folder is not shared between "
+                                "the API and workers on different machines")
+            elif self.s3_secret_key in INSECURE_SECRETS:
                 problems.append("SANACLOUD_S3_SECRET_KEY must not be a default value")
+            elif not self.s3_public_url:
+                problems.append("SANACLOUD_S3_PUBLIC_URL must say where clients outside the cluster reach the "
+                                "object store (presigned URLs carry it), e.g. https://s3.example.com")
             if problems:
-                raise ValueError("cluster mode refuses insecure defaults: " + "; ".join(problems))
+                raise ValueError("cluster mode cannot start: " + "; ".join(problems))
         return self
 
     @property

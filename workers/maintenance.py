@@ -10,7 +10,8 @@ from datetime import timedelta
 from sanacloud.platform import idempotency, scratch
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs.lifecycle import redispatch_unclaimed, requeue_lost
+from sanacloud.platform.jobs.dispatch import redispatch
+from sanacloud.platform.jobs.lifecycle import requeue_lost
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.queues import TICK_TASK
 from sanacloud.platform.scheduler.admission import schedule_all
@@ -50,7 +51,7 @@ def tick() -> dict[str, int]:
     with session_scope() as session:
         requeued = requeue_lost(session, timeout_s=settings.heartbeat_timeout_s)
     with session_scope() as session:
-        resent = redispatch_unclaimed(session, older_than_s=settings.dispatch_retry_s)
+        resent = redispatch(session, unclaimed_after_s=settings.dispatch_retry_s)
     with session_scope() as session:
         cooled = cool_abandoned(session, grace_s=settings.heartbeat_timeout_s)
     with session_scope() as session:

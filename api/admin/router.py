@@ -6,17 +6,18 @@ from fastapi import APIRouter, Path
 
 from sanacloud.api.admin import schemas, service
 from sanacloud.api.deps import AdminDep, PrincipalDep, SessionDep
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform import accounts
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
-catalog_router = APIRouter(prefix="/v1", tags=["base models"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=AUTHENTICATED)
+catalog_router = APIRouter(prefix="/v1", tags=["base models"], responses=AUTHENTICATED)
 
 PoolName = Annotated[str, Path(pattern=accounts.NAME_PATTERN, description=accounts.NAME_RULE)]
 
 
-@router.post("/tenants", status_code=201)
+@router.post("/tenants", status_code=201, responses=problems(409))
 def create_tenant(body: schemas.TenantCreate, session: SessionDep, admin: AdminDep) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(service.create_tenant(session, actor=admin, body=body))
 
@@ -38,7 +39,7 @@ def update_tenant(tenant_id: str, body: schemas.TenantUpdate, session: SessionDe
     return schemas.TenantOut.model_validate(service.update_tenant(session, actor=admin, tenant_id=tenant_id, body=body))
 
 
-@router.post("/tenants/{tenant_id}/keys", status_code=201)
+@router.post("/tenants/{tenant_id}/keys", status_code=201, responses=problems(409))
 def create_key(tenant_id: str, body: schemas.KeyCreate, session: SessionDep, admin: AdminDep) -> schemas.KeyCreated:
     key, plaintext = service.create_key(session, actor=admin, tenant_id=tenant_id, body=body)
     return schemas.KeyCreated(**schemas.KeyOut.model_validate(key).model_dump(), key=plaintext)
@@ -49,7 +50,7 @@ def list_quotas(tenant_id: str, session: SessionDep, _: AdminDep) -> list[schema
     return service.list_quotas(session, tenant_id=tenant_id)
 
 
-@router.put("/tenants/{tenant_id}/quotas/{pool}")
+@router.put("/tenants/{tenant_id}/quotas/{pool}", responses=problems(404))
 def put_quota(tenant_id: str, pool: PoolName, body: schemas.QuotaPut, session: SessionDep,
               admin: AdminDep) -> schemas.QuotaOut:
     return service.put_quota(session, actor=admin, tenant_id=tenant_id, pool_name=pool, body=body)
@@ -65,7 +66,7 @@ def put_pool(pool: PoolName, body: schemas.PoolPut, session: SessionDep, admin: 
     return schemas.PoolOut.model_validate(service.put_pool(session, actor=admin, name=pool, body=body))
 
 
-@router.post("/base-models", status_code=201)
+@router.post("/base-models", status_code=201, responses=problems(409))
 def import_base_model(body: schemas.BaseModelImport, session: SessionDep, admin: AdminDep) -> schemas.BaseModelOut:
     return service.import_base_model(session, actor=admin, body=body)
 

@@ -13,6 +13,7 @@ from sanacloud.api.datasets import schemas, service
 from sanacloud.api.datasets.intake import IncomingFile
 from sanacloud.api.datasets.multipart import read_form
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform import scratch
@@ -27,7 +28,7 @@ async def _remove_dead_uploads(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"], lifespan=_remove_dead_uploads)
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTICATED, lifespan=_remove_dead_uploads)
 FILE_FIELDS = {"files", "file"}
 
 
@@ -55,13 +56,13 @@ def update_dataset(dataset_id: str, body: schemas.DatasetUpdate, session: Sessio
     return schemas.DatasetOut.model_validate(service.update(session, actor=actor, dataset_id=dataset_id, body=body))
 
 
-@router.delete("/{dataset_id}", status_code=204)
+@router.delete("/{dataset_id}", status_code=204, responses=problems(409))
 def delete_dataset(dataset_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
     service.delete(session, store, actor=actor, dataset_id=dataset_id)
     return Response(status_code=204)
 
 
-@router.post("/{dataset_id}/files", status_code=201, openapi_extra={
+@router.post("/{dataset_id}/files", status_code=201, responses=problems(409), openapi_extra={
     "requestBody": {"content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["files"],
         "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},

@@ -12,7 +12,7 @@ from sanacloud.api.datasets import schemas
 from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResult, read_upload
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.pagination import PageParams, paginate
-from sanacloud.platform import scratch
+from sanacloud.platform import scratch, tenant_caps
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetFile, Job
@@ -28,6 +28,7 @@ REJECTIONS_KEPT = 100  # per upload in the dataset's report; the upload's own re
 
 
 def create(session: Session, *, actor: TenantPrincipal, body: schemas.DatasetCreate) -> Dataset:
+    tenant_caps.ensure_room(session, tenant_id=actor.tenant_id, kind=tenant_caps.Kind.DATASETS)
     dataset = Dataset(tenant_id=actor.tenant_id, name=body.name, description=body.description, report={"uploads": []})
     session.add(dataset)
     session.flush()

@@ -4,16 +4,17 @@ from fastapi import APIRouter, Response
 
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.endpoints import schemas, service
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform.db.models import Generation
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
 
-router = APIRouter(prefix="/v1", tags=["endpoints"])
+router = APIRouter(prefix="/v1", tags=["endpoints"], responses=AUTHENTICATED)
 
 
-@router.post("/endpoints", status_code=201)
+@router.post("/endpoints", status_code=201, responses=problems(404))
 def create_endpoint(body: schemas.EndpointCreate, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
     return schemas.EndpointOut.model_validate(service.create(session, actor=actor, body=body))
 

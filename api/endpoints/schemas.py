@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from sanacloud.api.schemas import Name, RequestModel, ResponseModel
+from sanacloud.api.schemas import Name, RequestModel, Resolution, ResponseModel
 
 Sampler = Literal["dpm", "euler"]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1200)]
@@ -16,7 +16,7 @@ Guidance = Annotated[float, Field(ge=1.0, le=20.0)]
 class GenerationDefaults(RequestModel):
     steps: Steps = 20
     guidance: Guidance = 4.5
-    resolution: int | None = Field(default=None, description="default: the model's native resolution")
+    resolution: Resolution | None = Field(default=None, description="default: the model's native resolution")
     sampler: Sampler = Field(default="dpm", description="dpm: Flow-DPM-Solver; euler: Flow-Euler")
 
 
@@ -62,7 +62,7 @@ class GenerateRequest(RequestModel):
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="random when omitted (and recorded)")
     steps: Steps | None = None
     guidance: Guidance | None = None
-    resolution: int | None = None
+    resolution: Resolution | None = None
     sampler: Sampler | None = None
     num_images: int = Field(default=1, ge=1, le=8, description="images i use seeds seed, seed+1, ...")
     wait: bool = Field(default=True, description="answer with the images; false: answer at once with an id to poll")

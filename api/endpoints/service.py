@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.endpoints import schemas
 from sanacloud.api.pagination import PageParams, paginate
-from sanacloud.platform import accounts, queues
+from sanacloud.platform import accounts, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
@@ -23,6 +23,7 @@ from sanacloud.platform.db.models import Endpoint, Generation, GpuPool, Job, Mod
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import InvalidInput, NotFound, TooManyRequests, Unavailable
 from sanacloud.platform.scheduler.admission import HOLDING, lock_pool
+from sanacloud.platform.serving import generations
 from sanacloud.platform.serving.generations import WARM, EndpointStatus, serving_key, warm_gpus
 from sanacloud.platform.storage import ObjectStore, tenant_key
 
@@ -39,6 +40,7 @@ def get(session: Session, *, actor: TenantPrincipal, endpoint_id: str, for_updat
 
 
 def create(session: Session, *, actor: TenantPrincipal, body: schemas.EndpointCreate) -> Endpoint:
+    tenant_caps.ensure_room(session, tenant_id=actor.tenant_id, kind=tenant_caps.Kind.ENDPOINTS)
     model = _servable(session, actor, body.model)
     _check_resolution(model, body.defaults.resolution)
     pool = accounts.pool_for(session, tenant_id=actor.tenant_id, name=body.pool)
@@ -91,7 +93,7 @@ def generate(session: Session, *, actor: TenantPrincipal, endpoint_id: str,
     session.add(generation)
     endpoint.last_request_at = utcnow()
     session.flush()
-    on_commit(session, partial(queues.send_inference, generation.id, pool.name))
+    generations.send_after_commit(session, generation_id=generation.id, pool_name=pool.name)
     return generation
 
 

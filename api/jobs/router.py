@@ -5,15 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Response
 
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.jobs import schemas, service
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform.jobs.states import JobStatus
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED)
 
 
-@router.post("", status_code=201, responses={200: {"description": "an Idempotency-Key replay: the job it created"}})
+@router.post("", status_code=201, responses={200: {"description": "an Idempotency-Key replay: the job it created"},
+                                             **problems(404, 409)})
 def create_job(
     request: Annotated[schemas.JobCreate, Body()], response: Response, session: SessionDep, settings: SettingsDep,
     actor: TenantDep,
@@ -41,12 +43,12 @@ def get_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOu
     return schemas.JobOut.model_validate(service.get(session, actor=actor, job_id=job_id))
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", responses=problems(409))
 def cancel_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
     return schemas.JobOut.model_validate(service.cancel(session, actor=actor, job_id=job_id))
 
 
-@router.delete("/{job_id}", status_code=204)
+@router.delete("/{job_id}", status_code=204, responses=problems(409))
 def delete_job(job_id: str, session: SessionDep, actor: TenantDep) -> None:
     """Delete a finished job and everything it stored (checkpoints, samples)."""
     service.delete(session, actor=actor, job_id=job_id)
@@ -55,7 +57,7 @@ def delete_job(job_id: str, session: SessionDep, actor: TenantDep) -> None:
 @router.get("/{job_id}/events")
 def job_events(
     job_id: str, session: SessionDep, actor: TenantDep,
-    after: Annotated[int, Query(ge=0, description="return events with an id greater than this")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="return events with an id greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: Annotated[list[str] | None, Query(description="only these event types, e.g. status, step")] = None,
 ) -> schemas.EventPage:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from sanacloud.api.schemas import Name, RequestModel, ResponseModel
+from sanacloud.api.schemas import Name, RequestModel, Resolution, ResponseModel
 
 Auto = Literal["auto"]
 LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point", "linear_1", "linear_2"]
@@ -29,37 +29,29 @@ class DeepSpeedSettings(RequestModel):
 
 
 class Hyperparameters(RequestModel):
-    learning_rate: float | Auto = Field(default="auto", description="> 0 and <= 1")
-    steps: int | Auto = Field(default="auto", description="optimizer steps; or give epochs")
+    learning_rate: Annotated[float, Field(ge=1e-8, le=1.0)] | Auto = "auto"
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] | Auto = Field(default="auto",
+                                                                    description="optimizer steps; or give epochs")
     epochs: int | None = Field(default=None, ge=1, le=10_000)
-    batch_size: int | Auto = "auto"
+    batch_size: Annotated[int, Field(ge=1, le=1024)] | Auto = "auto"
     gradient_accumulation_steps: int = Field(default=1, ge=1, le=128)
-    resolution: int | Auto = "auto"
+    resolution: Resolution | Auto = "auto"
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="random when omitted (and recorded)")
-    checkpoint_interval: int | Auto = Field(default="auto", description="steps between checkpoints")
+    checkpoint_interval: Annotated[int, Field(ge=1, le=1_000_000)] | Auto = Field(
+        default="auto", description="steps between checkpoints")
     validation_prompts: list[Prompt] = Field(default_factory=list, max_length=16,
                                              description="default: up to 4 captions from the dataset")
-    warmup_steps: int | Auto = "auto"
+    warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] | Auto = "auto"
     lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
-    max_grad_norm: float | Auto = "auto"
-    flow_shift: float | Auto = "auto"
+    max_grad_norm: Annotated[float, Field(ge=1e-6, le=1e6)] | Auto = "auto"
+    flow_shift: Annotated[float, Field(ge=0.1, le=100.0)] | Auto = "auto"
     mixed_precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     caption_dropout: float = Field(default=0.1, ge=0, le=1, description="drop captions this often, for CFG")
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
     gradient_checkpointing: bool = False
 
     @model_validator(mode="after")
-    def _check_ranges(self) -> Hyperparameters:
-        checks: list[tuple[str, Any, float, float]] = [
-            ("learning_rate", self.learning_rate, 1e-8, 1.0), ("steps", self.steps, 1, 1_000_000),
-            ("batch_size", self.batch_size, 1, 1024), ("resolution", self.resolution, 32, 8192),
-            ("checkpoint_interval", self.checkpoint_interval, 1, 1_000_000),
-            ("warmup_steps", self.warmup_steps, 0, 1_000_000), ("max_grad_norm", self.max_grad_norm, 1e-6, 1e6),
-            ("flow_shift", self.flow_shift, 0.1, 100.0),
-        ]
-        for name, value, low, high in checks:
-            if value != "auto" and not (low <= value <= high):
-                raise ValueError(f"{name} must be 'auto' or between {low:g} and {high:g}, got {value}")
+    def _steps_or_epochs(self) -> Hyperparameters:
         if self.epochs is not None and self.steps != "auto":
             raise ValueError("give either steps or epochs, not both")
         return self

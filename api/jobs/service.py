@@ -9,7 +9,7 @@ from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.jobs import hyperparameters
 from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
 from sanacloud.api.pagination import PageParams, paginate
-from sanacloud.platform import accounts, idempotency
+from sanacloud.platform import accounts, idempotency, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model, Quota
@@ -45,6 +45,7 @@ def create(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate |
 
 
 def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate | FullJobCreate, job_id: str) -> Job:
+    tenant_caps.ensure_room(session, tenant_id=actor.tenant_id, kind=tenant_caps.Kind.ACTIVE_JOBS)
     dataset = _dataset(session, actor, request.dataset_id)
     base = _base_model(session, request.base_model)
     family = FAMILIES[base.family]

@@ -4,11 +4,12 @@ from fastapi import APIRouter, Response
 
 from sanacloud.api.admin.schemas import KeyCreated, KeyOut
 from sanacloud.api.deps import SessionDep, TenantAdminDep, TenantDep
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.members import schemas, service
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 
-router = APIRouter(prefix="/v1", tags=["members and keys"])
+router = APIRouter(prefix="/v1", tags=["members and keys"], responses=AUTHENTICATED)
 
 
 @router.get("/members")
@@ -17,18 +18,18 @@ def list_members(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[s
     return to_page(rows, cursor, schemas.MemberOut)
 
 
-@router.post("/members", status_code=201)
+@router.post("/members", status_code=201, responses=problems(409))
 def create_member(body: schemas.MemberCreate, session: SessionDep, actor: TenantAdminDep) -> schemas.MemberOut:
     return schemas.MemberOut.model_validate(service.create_member(session, actor=actor, body=body))
 
 
-@router.patch("/members/{member_id}")
+@router.patch("/members/{member_id}", responses=problems(409))
 def update_member(member_id: str, body: schemas.MemberUpdate, session: SessionDep,
                   actor: TenantAdminDep) -> schemas.MemberOut:
     return schemas.MemberOut.model_validate(service.update_member(session, actor=actor, member_id=member_id, body=body))
 
 
-@router.delete("/members/{member_id}", status_code=204)
+@router.delete("/members/{member_id}", status_code=204, responses=problems(409))
 def delete_member(member_id: str, session: SessionDep, actor: TenantAdminDep) -> Response:
     service.delete_member(session, actor=actor, member_id=member_id)
     return Response(status_code=204)
@@ -40,7 +41,7 @@ def list_keys(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[KeyO
     return to_page(rows, cursor, KeyOut)
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, responses=problems(404))
 def create_key(body: schemas.OwnKeyCreate, session: SessionDep, actor: TenantDep) -> KeyCreated:
     key, plaintext = service.create_key(session, actor=actor, body=body)
     return KeyCreated(**KeyOut.model_validate(key).model_dump(), key=plaintext)

@@ -11,7 +11,7 @@ from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, audit
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, Member, Role
-from sanacloud.platform.db.scoped import get_owned
+from sanacloud.platform.db.scoped import get_owned, lock_tenant
 from sanacloud.platform.errors import Conflict, Forbidden
 
 
@@ -30,28 +30,23 @@ def create_member(session: Session, *, actor: TenantPrincipal, body: schemas.Mem
 
 
 def update_member(session: Session, *, actor: TenantPrincipal, member_id: str, body: schemas.MemberUpdate) -> Member:
+    lock_tenant(session, actor.tenant_id)
     member = get_owned(session, Member, member_id, tenant_id=actor.tenant_id, kind="member")
-    if member.role == Role.TENANT_ADMIN and Role(body.role) is not Role.TENANT_ADMIN:
-        _refuse_removing_last_admin(session, actor.tenant_id)
     member.role = body.role
     for key in session.scalars(select(ApiKey).where(ApiKey.member_id == member.id)):
         key.role = body.role
+    accounts.ensure_administrable(session, tenant_id=actor.tenant_id)
     _audit(session, actor, "member.update", "member", member.id, body.model_dump())
     return member
 
 
 def delete_member(session: Session, *, actor: TenantPrincipal, member_id: str) -> None:
+    lock_tenant(session, actor.tenant_id)
     member = get_owned(session, Member, member_id, tenant_id=actor.tenant_id, kind="member")
-    if member.role == Role.TENANT_ADMIN:
-        _refuse_removing_last_admin(session, actor.tenant_id)
     accounts.revoke_keys_of(session, member_id=member.id)
     session.delete(member)
+    accounts.ensure_administrable(session, tenant_id=actor.tenant_id)
     _audit(session, actor, "member.delete", "member", member.id, {"email": member.email})
-
-
-def _refuse_removing_last_admin(session: Session, tenant_id: str) -> None:
-    if accounts.count_tenant_admins(session, tenant_id=tenant_id) <= 1:
-        raise Conflict("a tenant needs at least one tenant admin; promote another member first")
 
 
 def list_keys(session: Session, *, actor: TenantPrincipal, params: PageParams) -> tuple[list[ApiKey], str | None]:
@@ -73,11 +68,13 @@ def create_key(session: Session, *, actor: TenantPrincipal, body: schemas.OwnKey
 
 
 def revoke_key(session: Session, *, actor: TenantPrincipal, key_id: str) -> ApiKey:
+    lock_tenant(session, actor.tenant_id)
     key = get_owned(session, ApiKey, key_id, tenant_id=actor.tenant_id, kind="API key")
     if key.member_id != actor.member_id and actor.role is not Role.TENANT_ADMIN:
         raise Forbidden("only a tenant admin may revoke another member's key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        accounts.ensure_administrable(session, tenant_id=actor.tenant_id)
         _audit(session, actor, "key.revoke", "api_key", key.id, {})
     return key
 

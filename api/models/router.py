@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sanacloud.api.deps import SessionDep, StoreDep, TenantDep
+from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.models import schemas, service
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=AUTHENTICATED)
 
 
 @router.post("/checkpoints/{checkpoint_id}/promote", status_code=201)
@@ -29,6 +30,6 @@ def get_model(model_id: str, session: SessionDep, actor: TenantDep) -> schemas.M
     return schemas.ModelOut.model_validate(service.get(session, actor=actor, model_id=model_id))
 
 
-@router.delete("/models/{model_id}", status_code=204)
+@router.delete("/models/{model_id}", status_code=204, responses=problems(409))
 def delete_model(model_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
     service.delete(session, store, actor=actor, model_id=model_id)

@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sanacloud.api.deps import AdminDep, SessionDep, TenantDep
+from sanacloud.api.errors import AUTHENTICATED
 from sanacloud.api.usage import schemas, service
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(tags=["usage"], responses=AUTHENTICATED)
 Since = Annotated[datetime | None, Query(description="start of the interval (default: 30 days before until)")]
 Until = Annotated[datetime | None, Query(description="end of the interval (default: now)")]
 

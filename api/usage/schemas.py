@@ -29,10 +29,17 @@ class PoolUsage(ResponseModel):
     borrowing_limit_gpus: int
 
 
+class CapOut(ResponseModel):
+    kind: Literal["api_keys", "members", "datasets", "endpoints", "active_jobs"]
+    used: int
+    limit: int = Field(description="set by the platform's SANACLOUD_MAX_<KIND>_PER_TENANT")
+
+
 class TenantUsage(ResponseModel):
     since: datetime
     until: datetime
     pools: list[PoolUsage]
+    caps: list[CapOut] = Field(description="how much the tenant may create of each kind, and how much it has")
 
 
 class UsageLineOut(ResponseModel):

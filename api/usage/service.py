@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sanacloud.api.usage import schemas
+from sanacloud.platform import tenant_caps
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import GpuPool, Job, Quota, Tenant
 from sanacloud.platform.errors import InvalidInput
@@ -45,7 +46,9 @@ def tenant_usage(session: Session, *, tenant_id: str, since: datetime, until: da
             **_in_use(held), holders=[_holder_out(holder) for holder in held],
             nominal_gpus=quota.nominal_gpus if quota else 0,
             borrowing_limit_gpus=quota.borrowing_limit_gpus if quota else 0))
-    return schemas.TenantUsage(since=since, until=until, pools=pools)
+    caps = [schemas.CapOut(kind=kind.value, used=used, limit=limit)
+            for kind, (used, limit) in tenant_caps.usage(session, tenant_id).items()]
+    return schemas.TenantUsage(since=since, until=until, pools=pools, caps=caps)
 
 
 def admin_report(session: Session, *, since: datetime, until: datetime, tenant_id: str | None) -> schemas.UsageReport:

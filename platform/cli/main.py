@@ -44,8 +44,9 @@ def api(host: Host = "0.0.0.0", port: Port = 8000,
     import uvicorn
 
     open_platform(data_dir)
+    trusted = get_settings().forwarded_allow_ips
     uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True)
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,7 +64,10 @@ def open_platform(option: Path | None, *, create: bool = False) -> None:
     is created: SQLite would make an empty database file on the first connect.
     """
     get_settings.cache_clear()
-    url = get_settings().database_url
+    try:
+        url = get_settings().database_url
+    except ValidationError as error:
+        raise fail(f"invalid settings: {settings_problems(error)}") from None
     if url:
         where = f"database {make_url(url).render_as_string(hide_password=True)} (from SANACLOUD_DATABASE_URL)"
         if option is not None:
@@ -82,6 +86,15 @@ def open_platform(option: Path | None, *, create: bool = False) -> None:
         _check_migrated(get_settings().effective_database_url, where=where, flag=flag)
     if option is None:
         note(f"using {where}")
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each problem with the setting it concerns; the values stay out (they may be passwords)."""
+    problems = []
+    for each in error.errors(include_input=False, include_url=False):
+        message = str(each["msg"]).removeprefix("Value error, ")
+        problems.append(f"SANACLOUD_{str(each['loc'][0]).upper()}: {message}" if each["loc"] else message)
+    return "; ".join(problems)
 
 
 def _check_migrated(url: str, *, where: str, flag: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sanacloud.platform.db.models import Tenant
 from sanacloud.platform.errors import NotFound
 
 M = TypeVar("M")
@@ -32,3 +33,10 @@ def locked(session: Session, model: type[M], object_id: str) -> M | None:
     cls: Any = model
     return session.scalar(
         select(cls).where(cls.id == object_id).with_for_update().execution_options(populate_existing=True))
+
+
+def lock_tenant(session: Session, tenant_id: str) -> None:
+    """Serialises the changes to one tenant whose rule spans rows (its admins, its caps): take it
+    before reading those rows. FOR NO KEY UPDATE, so that inserting rows that refer to the tenant
+    (which takes KEY SHARE) is not blocked by it."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True))

@@ -10,13 +10,23 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from sanacloud.platform.db import hooks as _hooks  # noqa: F401  (registers the transaction hooks)
-from sanacloud.platform.settings import get_settings
+from sanacloud.platform.settings import Settings, get_settings
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Every session's statements give up on a lock or a runaway query instead of waiting forever.
+    timeouts = (f"-c lock_timeout={_ms(settings.db_lock_timeout_s)} "
+                f"-c statement_timeout={_ms(settings.db_statement_timeout_s)}")
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+                         connect_args={"options": timeouts, "connect_timeout": 10})
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -43,7 +53,7 @@ def get_engine() -> Engine:
     settings = get_settings()
     if settings.effective_database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.effective_database_url)
+    return make_engine(settings.effective_database_url, settings)
 
 
 @lru_cache

@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
-from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.states import JobStatus, transition
@@ -168,18 +165,6 @@ def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, err
 
 _REASONS = {Outcome.SUCCEEDED: "training finished", Outcome.FAILED: "the trainer failed",
             Outcome.CANCELLED: "cancelled by user"}
-
-
-def redispatch_unclaimed(session: Session, *, older_than_s: float) -> list[str]:
-    """Send admitted jobs' tasks again when no worker claimed them in time (a message lost by the
-    broker, or a pool without workers); claiming is idempotent, so a late duplicate is harmless."""
-    deadline = utcnow() - timedelta(seconds=older_than_s)
-    rows = session.execute(select(Job.id, Job.attempt, GpuPool.name).join(GpuPool, GpuPool.id == Job.pool_id)
-                           .where(Job.status == JobStatus.ADMITTED, Job.admitted_at < deadline)).all()
-    for job_id, attempt, pool in rows:
-        session.execute(update(Job).where(Job.id == job_id).values(admitted_at=utcnow()))
-        on_commit(session, partial(queues.send_training, job_id, attempt, pool))
-    return [row[0] for row in rows]
 
 
 def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:

@@ -15,16 +15,14 @@ Tasks are sent to the broker only once the transaction has committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
-from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
 from sanacloud.platform.db.scoped import locked
+from sanacloud.platform.jobs.dispatch import dispatch_after_commit
 from sanacloud.platform.jobs.states import JobStatus, transition
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.usage import recent_usage
@@ -104,7 +102,8 @@ def _admit(session: Session, pool: GpuPool, admission: policy.Admission) -> None
     job.preempt_requested_at = None
     transition(session, job, JobStatus.ADMITTED, reason="admitted",
                details={"attempt": job.attempt, "borrowed": admission.borrowed, "pool": pool.name})
-    on_commit(session, partial(queues.send_training, job.id, job.attempt, pool.name))
+    job.dispatched_at = None
+    dispatch_after_commit(session, job, pool.name)
 
 
 def _preempt(session: Session, job_id: str) -> None:

@@ -8,19 +8,25 @@ resolution, sampler and negative prompt; only their prompts and seeds differ.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
+from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Endpoint, Generation, Model
 from sanacloud.platform.db.scoped import locked
+from sanacloud.platform.db.session import session_scope
 
+log = logging.getLogger(__name__)
 BATCH_KEYS = ("steps", "guidance", "resolution", "sampler", "negative_prompt")
 
 
@@ -141,6 +147,24 @@ def finish(session: Session, *, generation_id: str, image_keys: list[str], timin
     generation.status = "failed" if error else "succeeded"
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
     generation.finished_at = utcnow()
+
+
+def send_after_commit(session: Session, *, generation_id: str, pool_name: str) -> None:
+    """Queue the generation for an inference worker once its row is committed. A broker that refuses
+    it fails the generation at once, saying so, rather than leave its caller waiting."""
+    on_commit(session, partial(_send, generation_id, pool_name))
+
+
+def _send(generation_id: str, pool_name: str) -> None:
+    try:
+        queues.send_inference(generation_id, pool_name)
+    except Exception:  # whatever the transport raises, the caller must learn of it
+        log.warning("could not send generation %s to the broker", generation_id, exc_info=True)
+        with session_scope() as session:
+            generation = locked(session, Generation, generation_id)
+            if generation is not None and generation.status == "pending":
+                finish(session, generation_id=generation_id, image_keys=[], timings={},
+                       error="the platform's task broker could not be reached; nothing was generated, retry shortly")
 
 
 def cool_abandoned(session: Session, *, grace_s: float) -> list[str]:

@@ -30,9 +30,10 @@ def _missing_is_not_found(key: str) -> Iterator[None]:
 
 
 class S3ObjectStore(ObjectStore):
-    def __init__(self, client: Minio, bucket: str) -> None:
+    def __init__(self, client: Minio, bucket: str, signer: Minio | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        self.signer = signer or client  # presigns URLs for where their holders reach the store
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -83,7 +84,7 @@ class S3ObjectStore(ObjectStore):
             raise RuntimeError(f"failed to delete {len(errors)} objects, first: {errors[0]}")
 
     def presigned_get_url(self, key: str, expires_s: int) -> str:
-        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(seconds=expires_s))
+        return self.signer.presigned_get_object(self.bucket, key, expires=timedelta(seconds=expires_s))
 
     def presigned_put_url(self, key: str, expires_s: int) -> str:
-        return self.client.presigned_put_object(self.bucket, key, expires=timedelta(seconds=expires_s))
+        return self.signer.presigned_put_object(self.bucket, key, expires=timedelta(seconds=expires_s))

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,7 +38,9 @@ def reset_caches() -> None:
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
     data_dir = tmp_path_factory.mktemp(request.param)
     env = {"SANACLOUD_DATA_DIR": str(data_dir), "SANACLOUD_PUBLIC_URL": "http://testserver",
-           "SANACLOUD_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
+           "SANACLOUD_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+           # Tests send many requests with one key at once; test_request_limits.py tests the limit itself.
+           "SANACLOUD_RATE_LIMIT_BURST": "1000000"}
     if request.param == "postgres-s3":
         env.update({"SANACLOUD_DATABASE_URL": request.getfixturevalue("pg_url"), "SANACLOUD_STORAGE_BACKEND": "s3",
                     "SANACLOUD_S3_ENDPOINT": request.getfixturevalue("s3_server"),
@@ -81,6 +84,21 @@ def client(configured: Backend) -> Iterator[TestClient]:
 
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def app_with(configured: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Builds the app under extra settings (environment variables without the prefix)."""
+    from sanacloud.api.app import create_app
+
+    def build(**settings: str) -> TestClient:
+        for name, value in settings.items():
+            monkeypatch.setenv(f"SANACLOUD_{name.upper()}", value)
+        reset_caches()
+        return TestClient(create_app(), raise_server_exceptions=False)
+
+    yield build
+    reset_caches()
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,25 @@ def test_openapi_and_health(client: TestClient) -> None:
     assert {"/v1/datasets", "/v1/jobs", "/v1/admin/tenants"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_last_key_that_administers_a_tenant_cannot_be_revoked(client: TestClient, tenant: TenantCtx) -> None:
+    keys = client.get("/v1/keys", headers=tenant.headers).json()["items"]
+    admin_key = next(key for key in keys if key["role"] == "tenant_admin")
+    member_key = next(key for key in keys if key["role"] == "member")
+    refused = client.delete(f"/v1/keys/{admin_key['id']}", headers=tenant.headers)
+    assert refused.status_code == 409 and "at least one tenant admin" in refused.json()["detail"]
+    assert client.get("/v1/keys", headers=tenant.headers).status_code == 200  # the key still works
+    assert client.delete(f"/v1/keys/{member_key['id']}", headers=tenant.headers).status_code == 200
+
+
+def test_an_admin_without_a_key_does_not_count_as_the_tenants_admin(client: TestClient, tenant: TenantCtx) -> None:
+    keyless = client.post("/v1/members", headers=tenant.headers,
+                          json={"email": "keyless@acme.test", "role": "tenant_admin"})
+    assert keyless.status_code == 201, keyless.text
+    me = next(m for m in client.get("/v1/members", headers=tenant.headers).json()["items"]
+              if m["email"] == "admin@acme.test")
+    demoted = client.patch(f"/v1/members/{me['id']}", headers=tenant.headers, json={"role": "member"})
+    assert demoted.status_code == 409, demoted.text
+    client.post("/v1/keys", headers=tenant.headers, json={"name": "k", "member_id": keyless.json()["id"]})
+    assert client.patch(f"/v1/members/{me['id']}", headers=tenant.headers, json={"role": "member"}).status_code == 200

@@ -73,7 +73,7 @@ UPLOADS = [
     Case("image too large", 422, "large", upload=[("wide.png", png(9000, 40))]),
     Case("oversized file", 413, "huge.png", upload=[("huge.png", b"\x89PNG" + b"\0" * 300_000)],
          extra={"max_file_bytes": 200_000}),
-    Case("oversized request", 413, "upload limit", upload=[("a.png", b"\0" * 400_000)],
+    Case("oversized request", 413, "upload limit", upload=[("a.png", b"\0" * 1_400_000)],  # past the framing margin
          extra={"max_upload_bytes": 100_000}),
     Case("too many files", 413, "files", upload=[(f"{i}.png", png()) for i in range(4)],
          extra={"max_files_per_upload": 3}),
@@ -156,7 +156,7 @@ def settings_override(client: TestClient) -> Callable[[dict[str, Any]], None]:
 
             for middleware in client.app.user_middleware:  # type: ignore[attr-defined]
                 if middleware.cls is BodySizeLimit:
-                    middleware.kwargs["max_bytes"] = changes["max_upload_bytes"]
+                    middleware.kwargs["max_upload_bytes"] = changes["max_upload_bytes"]
             client.app.middleware_stack = None  # type: ignore[attr-defined]
         assert isinstance(settings, Settings)
 

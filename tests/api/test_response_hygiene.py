@@ -89,8 +89,9 @@ def test_a_body_over_the_limit_is_refused_without_repeating_a_huge_path_whole() 
     async def record(message: Any) -> None:
         sent.append(message)
 
-    limit = BodySizeLimit(never_called, max_bytes=10)
-    scope = {"type": "http", "path": f"/v1/datasets/{HUGE}/files", "headers": [(b"content-length", b"11")]}
+    limit = BodySizeLimit(never_called, max_json_bytes=10, max_upload_bytes=10)
+    scope = {"type": "http", "path": f"/v1/jobs/{HUGE}/cancel", "method": "POST",
+             "headers": [(b"content-length", b"11")]}
     asyncio.run(limit(scope, None, record))  # type: ignore[arg-type]
     assert sent[0]["status"] == 413
     problem = json.loads(sent[1]["body"])

@@ -7,18 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from sanacloud.platform import accounts
+from sanacloud.platform import accounts, queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Job, UsageRecord
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs import lifecycle
+from sanacloud.platform.jobs import dispatch, lifecycle
 from sanacloud.platform.jobs.lifecycle import Outcome
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.scheduler.admission import schedule_all
-from tests.api.conftest import TenantCtx, object_keys, store
+from tests.api.conftest import TenantCtx, object_keys, reset_caches, store
 from tests.api.helpers import lora_job, ready_dataset, submit
 
 
@@ -124,9 +125,33 @@ def test_a_job_whose_worker_went_silent_is_requeued_and_billed_to_its_last_heart
 def test_unclaimed_admissions_are_sent_again(client: TestClient, tenant: TenantCtx) -> None:
     job_id = new_job(client, tenant)
     with session_scope() as session:
-        assert lifecycle.redispatch_unclaimed(session, older_than_s=300) == []
-        session.execute(update(Job).where(Job.id == job_id).values(admitted_at=utcnow() - timedelta(minutes=6)))
-        assert lifecycle.redispatch_unclaimed(session, older_than_s=300) == [job_id]
+        assert session.get_one(Job, job_id).dispatched_at is not None
+        assert dispatch.redispatch(session, unclaimed_after_s=300) == []
+        session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=utcnow() - timedelta(minutes=6)))
+        assert dispatch.redispatch(session, unclaimed_after_s=300) == [job_id]
+
+
+def test_a_job_the_broker_refused_says_so_and_is_sent_at_the_next_tick(
+        client: TestClient, tenant: TenantCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANACLOUD_BROKER_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    reset_caches()
+    queues.producer.cache_clear()
+    job_id = new_job(client, tenant)
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "admitted" and job.dispatched_at is None
+    events = client.get(f"/v1/jobs/{job_id}/events", headers=tenant.headers).json()["items"]
+    failed = [event for event in events if event["type"] == "dispatch_failed"]
+    assert len(failed) == 1 and "OperationalError" in failed[0]["payload"]["error"], events
+    monkeypatch.delenv("SANACLOUD_BROKER_URL")  # the broker is back
+    reset_caches()
+    queues.producer.cache_clear()
+    with session_scope() as session:  # admitted long enough ago that its own send is over
+        session.execute(update(Job).where(Job.id == job_id).values(admitted_at=utcnow() - timedelta(seconds=30)))
+    with session_scope() as session:
+        assert dispatch.redispatch(session, unclaimed_after_s=300) == [job_id]
+    with session_scope() as session:
+        assert session.get_one(Job, job_id).dispatched_at is not None
 
 
 def test_usage_reports_billed_gpu_time(client: TestClient, tenant: TenantCtx, admin_headers: dict[str, str]) -> None:

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from sanacloud.platform.db.models import Job, JobEvent
 from tests.conftest import free_port, fresh_pg_database
 from tests.deadlines import scaled
+from tests.e2e.brokers import redis_broker
 from tests.e2e.processes import SANACLOUD, running, wait_healthy
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
-REDIS_DB = 11
 CAPACITY, TENANTS, JOBS_PER_TENANT = 10, 20, 10
 NOMINAL, BORROW = 1, 1
 
@@ -45,12 +45,9 @@ def replay_never_exceeds_limits(session: Session, tenant_of: dict[str, str]) -> 
 
 
 def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_server: str, tmp_path: Path) -> None:
-    import redis
-
-    redis.Redis(db=REDIS_DB).flushdb()
-    with fresh_pg_database() as database_url, ExitStack() as stack:
-        env = {"SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
-               "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "SANACLOUD_STORAGE_BACKEND": "s3",
+    with fresh_pg_database() as database_url, redis_broker() as broker, ExitStack() as stack:
+        env = {"SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
+               "SANACLOUD_STORAGE_BACKEND": "s3",
                "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_ACCESS_KEY": "testing",
                "SANACLOUD_S3_SECRET_KEY": "concurrency-secret", "SANACLOUD_S3_BUCKET": "concurrency",
                "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",

@@ -22,22 +22,18 @@ from sanacloud.platform.settings import Settings
 from sanacloud.workers.celery_app import make_celery
 from tests.conftest import free_port, fresh_pg_database
 from tests.deadlines import scaled, wait_until
+from tests.e2e.brokers import AMQP_BASE, redis_broker
 from tests.e2e.flow import upload_submit_list_cancel
 from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
 
 pytestmark = pytest.mark.slow
-REDIS_DB = 13
 
 
 @pytest.fixture
 def cluster_env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    import redis
-
-    redis.Redis(db=REDIS_DB).flushdb()
-    with fresh_pg_database() as database_url:
+    with fresh_pg_database() as database_url, redis_broker() as broker:
         yield {
-            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
-            "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
             "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
             "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
             "SANACLOUD_S3_BUCKET": f"cluster-{tmp_path.name[-20:].lower().replace('_', '-')}",
@@ -73,10 +69,10 @@ def test_cluster_processes_run_the_flow(cluster_env: dict[str, str], tmp_path: P
         upload_submit_list_cancel(url, key)
 
 
-@pytest.mark.parametrize("broker", [f"redis://127.0.0.1:6379/{REDIS_DB}", "amqp://guest:guest@127.0.0.1:5672//"],
-                         ids=["redis", "rabbitmq"])
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_worker_consumes_maintenance_tasks(cluster_env: dict[str, str], tmp_path: Path, broker: str) -> None:
-    cluster_env["SANACLOUD_BROKER_URL"] = broker
+    if broker == "rabbitmq":  # instead of the fixture's Redis
+        cluster_env["SANACLOUD_BROKER_URL"] = f"{AMQP_BASE}//"
     cli(cluster_env, "migrate")
     engine = create_engine(cluster_env["SANACLOUD_DATABASE_URL"])
     with Session(engine) as session, session.begin():

@@ -27,11 +27,11 @@ import pytest
 from tests.conftest import free_port, fresh_pg_database
 from tests.deadlines import scaled
 from tests.e2e import flow
+from tests.e2e.brokers import redis_broker
 from tests.e2e.processes import SANACLOUD, running, trainer_processes, wait_for_text, wait_healthy
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
-REDIS_DB = 12
 POOL = "cpu"
 STEPS, INTERVAL = 200, 20  # the resume test: long enough to kill its worker between checkpoints
 
@@ -56,14 +56,10 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    import redis
-
-    redis.Redis(db=REDIS_DB).flushdb()
     logs = tmp_path_factory.mktemp("training-cluster")
-    with fresh_pg_database() as database_url, ExitStack() as stack:
+    with fresh_pg_database() as database_url, redis_broker() as broker, ExitStack() as stack:
         env = {
-            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
-            "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
             "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
             "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
             "SANACLOUD_S3_BUCKET": "training-cluster",

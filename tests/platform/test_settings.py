@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +12,11 @@ from pydantic import ValidationError
 
 from sanacloud.platform.settings import Mode, Settings
 
-CLUSTER = {"mode": "cluster", "secret_key": "x" * 40, "database_url": "postgresql+psycopg://db/sanacloud",
-           "broker_url": "redis://redis:6379/0", "storage_backend": "s3", "s3_secret_key": "a-real-secret"}
+SANACLOUD = str(Path(sys.executable).with_name("sanacloud"))
+
+CLUSTER = {"mode": "cluster", "secret_key": "k3Jq9-vXz_0aLpW2mT7rYc4BnE8hGdF1", "s3_secret_key": "a-real-secret",
+           "database_url": "postgresql+psycopg://db/sanacloud", "broker_url": "redis://redis:6379/0",
+           "storage_backend": "s3", "s3_public_url": "https://s3.example.com"}
 
 
 def test_embedded_defaults_live_under_one_data_dir(tmp_path: Path) -> None:
@@ -44,6 +50,10 @@ def test_cluster_settings_are_accepted() -> None:
     ({"database_url": ""}, "SANACLOUD_DATABASE_URL"),
     ({"broker_url": ""}, "SANACLOUD_BROKER_URL"),
     ({"s3_secret_key": "minioadmin"}, "SANACLOUD_S3_SECRET_KEY"),
+    ({"secret_key": "x" * 40}, "SANACLOUD_SECRET_KEY is too regular"),
+    ({"secret_key": "ab" * 20}, "SANACLOUD_SECRET_KEY is too regular"),
+    ({"storage_backend": "local"}, "SANACLOUD_STORAGE_BACKEND must be s3"),
+    ({"s3_public_url": ""}, "SANACLOUD_S3_PUBLIC_URL"),
 ])
 def test_cluster_mode_refuses_insecure_defaults(change: dict[str, str], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
@@ -53,3 +63,30 @@ def test_cluster_mode_refuses_insecure_defaults(change: dict[str, str], complain
 def test_unknown_storage_backend_is_refused() -> None:
     with pytest.raises(ValidationError, match="storage_backend"):
         Settings(storage_backend="ftp")  # type: ignore[arg-type]
+
+
+def test_a_refusal_to_start_names_the_settings_but_never_their_values(tmp_path: Path) -> None:
+    secrets = {"SANACLOUD_DATABASE_URL": "postgresql+psycopg://sana:db-password-42@db.internal/sanacloud",
+               "SANACLOUD_BROKER_URL": "amqp://sana:broker-password-42@mq.internal//",
+               "SANACLOUD_S3_SECRET_KEY": "s3-password-42", "SANACLOUD_SECRET_KEY": "y" * 48}
+    env = {**os.environ, **secrets, "SANACLOUD_MODE": "cluster", "SANACLOUD_STORAGE_BACKEND": "s3",
+           "SANACLOUD_DATA_DIR": str(tmp_path)}
+    for extra in ({}, {"SANACLOUD_DB_POOL_SIZE": "db-password-42"}):
+        done = subprocess.run([SANACLOUD, "api"], env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        said = done.stdout + done.stderr
+        assert done.returncode != 0 and "invalid settings" in said, said
+        assert "password-42" not in said and "y" * 10 not in said, said
+        assert ("SANACLOUD_DB_POOL_SIZE" if extra else "SANACLOUD_SECRET_KEY") in said, said
+        assert len(said.strip().splitlines()) == 1, said
+
+
+def test_presigned_urls_carry_the_public_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import urlsplit
+
+    from sanacloud.platform.storage import make_object_store
+    from sanacloud.platform.storage.s3 import S3ObjectStore
+
+    settings = Settings(**{**CLUSTER, "s3_endpoint": "minio:9000", "s3_access_key": "a"})  # type: ignore[arg-type]
+    monkeypatch.setattr(S3ObjectStore, "ensure_bucket", lambda self: None)  # signing needs no server
+    url = urlsplit(make_object_store(settings).presigned_get_url("tenants/t/x.png", 60))
+    assert (url.scheme, url.netloc) == ("https", "s3.example.com") and "X-Amz-Signature" in url.query

@@ -23,9 +23,11 @@ from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.train.lora import add_lora, export_lora
 from sanacloud.model.train.spec import LoraSpec
+from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Endpoint, Generation, GpuPool, Job, Model
 from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
 from tests.api.conftest import TenantCtx
 from tests.workers.test_training_task import fetch
@@ -233,6 +235,20 @@ def test_other_tenants_endpoints_models_and_generations_are_not_found(client: Te
         response = client.request(method, url, json=body, headers=intruder.headers)
         assert response.status_code == 404 and "does not exist" in response.json()["detail"], (method, url)
     assert generation_count() == 1
+
+
+def test_a_generation_the_broker_refused_fails_at_once_saying_why(client: TestClient, tenant: TenantCtx,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANACLOUD_BROKER_URL", "redis://127.0.0.1:9/0")  # nothing listens there
+    get_settings.cache_clear()
+    queues.producer.cache_clear()
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    answer = client.post(f"/v1/endpoints/{endpoint['id']}/generate", json={"prompt": PROMPT}, headers=tenant.headers)
+    monkeypatch.delenv("SANACLOUD_BROKER_URL")
+    get_settings.cache_clear()
+    queues.producer.cache_clear()
+    assert answer.status_code == 200 and answer.json()["status"] == "failed", answer.text
+    assert "broker could not be reached" in answer.json()["error"]
 
 
 def test_deleted_models_and_models_in_use(client: TestClient, tenant: TenantCtx, tmp_path: Path) -> None:

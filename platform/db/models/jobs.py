@@ -34,6 +34,7 @@ class Job(Base):
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
     borrowed: Mapped[bool] = mapped_column(default=False, server_default=false())  # beyond nominal: preemptible
     admitted_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]  # when the broker took this attempt's task (jobs.dispatch)
     preempt_requested_at: Mapped[datetime | None]
     # The worker running the current attempt, its last sign of life, and GPU time billed so far.
     worker: Mapped[str | None] = mapped_column(String(255))
