@@ -1,4 +1,4 @@
-"""When `sanacloud up` says it is up: once the API answers /healthz and the workers consume their
+"""When `sanacloud up` says it is up: once the API answers /readyz and the workers consume their
 queues, so that the URL and the key are the last lines on the screen and work when copied."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Announcer(threading.Thread):
     def run(self) -> None:
         if not self._wait(self._api_answers, API_READY_S):
             if self._going_on():
-                error(f"the API did not answer {self.banner.url}/healthz within {API_READY_S:.0f} s "
+                error(f"the API did not answer {self.banner.url}/readyz within {API_READY_S:.0f} s "
                       f"(see {self.banner.logs / 'api.log'})")
         elif self._wait(self._workers_ready, WORKERS_READY_S):
             typer.echo(self.banner.text("ready."))
@@ -62,7 +62,7 @@ class Announcer(threading.Thread):
         if not self.server.started:
             return False
         try:
-            return httpx.get(f"{self.banner.url}/healthz", timeout=5).status_code == 200
+            return httpx.get(f"{self.banner.url}/readyz", timeout=10).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -65,11 +65,11 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout_
         if process.poll() is not None:
             raise AssertionError(f"process exited with {process.returncode}:\n{tail(log)}")
         try:
-            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
         except httpx.TransportError:
             return False
 
-    wait_until(healthy, what=f"{url}/healthz to answer 200", timeout_s=timeout_s, every_s=0.3,
+    wait_until(healthy, what=f"{url}/readyz to answer 200", timeout_s=timeout_s, every_s=0.3,
                describe=lambda: tail(log))
 
 

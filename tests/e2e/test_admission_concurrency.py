@@ -48,7 +48,8 @@ def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_serv
     with fresh_pg_database() as database_url, redis_broker() as broker, ExitStack() as stack:
         env = {"SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
                "SANACLOUD_STORAGE_BACKEND": "s3",
-               "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_ACCESS_KEY": "testing",
+               "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
+               "SANACLOUD_S3_ACCESS_KEY": "testing",
                "SANACLOUD_S3_SECRET_KEY": "concurrency-secret", "SANACLOUD_S3_BUCKET": "concurrency",
                "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
                "SANACLOUD_DATA_DIR": str(tmp_path / "data")}

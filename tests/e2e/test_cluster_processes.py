@@ -34,7 +34,7 @@ def cluster_env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     with fresh_pg_database() as database_url, redis_broker() as broker:
         yield {
             "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
-            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
+            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
             "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
             "SANACLOUD_S3_BUCKET": f"cluster-{tmp_path.name[-20:].lower().replace('_', '-')}",
             "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",

@@ -39,7 +39,7 @@ def env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         yield {
             "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
             "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server,
+            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
             "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "killed-upload-secret",
             "SANACLOUD_S3_BUCKET": f"killed-upload-{os.getpid()}",
             "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",

@@ -522,8 +522,8 @@ def test_api_probes_service_and_scaling(rendered: dict[str, list[Obj]], name: st
     (container,) = api["spec"]["template"]["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 8000}
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     service = find(objects, "Service", "api")
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     expected_replicas = {"base": 2, "dev": 1, "prod": 3}[name]
@@ -683,7 +683,7 @@ def test_compose_healthchecks(compose: Obj) -> None:
     services = compose["services"]
     for name in ("postgres", "redis", "minio", "api", "worker"):
         assert services[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
-    assert "/healthz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
             if condition["condition"] == "service_healthy":
