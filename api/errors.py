@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -126,8 +127,8 @@ def _server_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> str:
     """The methods of every route of the path: Starlette's 405 names only those of the first it tried."""
-    methods = {method for route in request.app.router.routes if hasattr(route, "methods") and route.methods
-               and route.matches(request.scope)[0] is not Match.NONE for method in route.methods}
+    methods = {method for route in iter_route_contexts(request.app.routes)
+               if route.methods and route.matches(dict(request.scope))[0] is not Match.NONE for method in route.methods}
     return ", ".join(sorted(methods))
 
 
