@@ -82,7 +82,7 @@ def received(log: Path) -> int:
     return len(re.findall(r"Task sanacloud\.train\.run\[[^]]+\] received", log.read_text()))
 
 
-@pytest.mark.timeout(600)  # 190-200 s each on a busy shared 2-core machine
+@pytest.mark.timeout(600)  # 105-200 s each on a shared 2-core machine, by its load
 def test_a_run_longer_than_the_brokers_timeouts_completes_once(broker: dict[str, str], s3_server: str,
                                                                tmp_path: Path) -> None:
     with fresh_pg_database() as database_url, ExitStack() as stack:
