@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
@@ -29,7 +30,33 @@ from sanacloud.api.app import create_app
 from tests.api.conftest import TenantCtx, reset_caches
 from tests.api.helpers import lora_job, ready_dataset, submit
 
-schema = schemathesis.openapi.from_dict(create_app().openapi())
+
+def body_string_fields(document: dict[str, Any]) -> set[str]:
+    """The top-level string fields of the JSON request bodies."""
+    components = document["components"]["schemas"]
+    fields = set()
+    for operation in (op for methods in document["paths"].values() for op in methods.values()):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        for variant in body.get("oneOf", [body]) if body else []:
+            for name, prop in components[variant["$ref"].rpartition("/")[2]]["properties"].items():
+                if any(option.get("type") == "string" for option in prop.get("anyOf", [prop])):
+                    fields.add(name)
+    return fields
+
+
+def odd_input(document: dict[str, Any]) -> SchemathesisConfig:
+    """Sometimes what PostgreSQL cannot store or compare: a NUL in a body's string (schemathesis never
+    puts one in a path), an integer past BIGINT in a parameter."""
+    sometimes = {"probability": 0.1}
+    return SchemathesisConfig.from_dict({
+        "dictionaries": {"nul": {"values": ["\x00", "a\x00b"]}, "bigint": {"values": [2**63, -(2**63) - 1]}},
+        "generation": {"dictionaries": {"integer": {"dictionary": "bigint", **sometimes}}},
+        "parameters": {f"body.{name}": {"dictionary": "nul", **sometimes} for name in body_string_fields(document)},
+    })
+
+
+DOCUMENT = create_app().openapi()
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=odd_input(DOCUMENT))
 schema.app = create_app()  # requests go in-process (ASGI), to each test's own app
 reset_caches()
 schema.config.phases.coverage.unexpected_methods = {"options", "trace"}  # OPTIONS tells the Allow header
@@ -87,7 +114,7 @@ def real_ids(client: TestClient, tenant: TenantCtx) -> RealIds:
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_the_api_does_what_its_openapi_document_says(
         case: Case, unlimited: None, client: TestClient, tenant: TenantCtx, admin_headers: dict[str, str],
         real_ids: RealIds) -> None:
