@@ -55,10 +55,10 @@ def odd_input(document: dict[str, Any]) -> SchemathesisConfig:
     })
 
 
-DOCUMENT = create_app().openapi()
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=odd_input(DOCUMENT))
-schema.app = create_app()  # requests go in-process (ASGI), to each test's own app
+APP = create_app()  # its document; each test sends its requests in-process (ASGI) to the app of its backend
 reset_caches()
+schema = schemathesis.openapi.from_dict(APP.openapi(), config=odd_input(APP.openapi()))
+schema.app = APP
 schema.config.phases.coverage.unexpected_methods = {"options", "trace"}  # OPTIONS tells the Allow header
 WAITS_FOR_A_WORKER = "/v1/endpoints/{endpoint_id}/generate"  # there is none here
 
