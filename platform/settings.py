@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     stop_grace_s: float = Field(default=30.0, gt=0, description="SIGTERM to SIGKILL, for cancel and preemption")
     keep_checkpoints: int = Field(default=3, ge=1, description="per job, besides the best one")
     work_dir: Path | None = Field(default=None, description="worker scratch space; default data_dir/work")
+    generation_timeout_s: float = Field(default=900.0, gt=0, description="a generation not finished by then fails")
     inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
 

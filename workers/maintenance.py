@@ -15,7 +15,7 @@ from sanacloud.platform.jobs.lifecycle import requeue_lost
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.queues import TICK_TASK
 from sanacloud.platform.scheduler.admission import schedule_all
-from sanacloud.platform.serving.generations import cool_abandoned
+from sanacloud.platform.serving.generations import cool_abandoned, fail_abandoned
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
 from sanacloud.platform.storage.sweep import sweep_orphans
@@ -55,10 +55,13 @@ def tick() -> dict[str, int]:
     with session_scope() as session:
         cooled = cool_abandoned(session, grace_s=settings.heartbeat_timeout_s)
     with session_scope() as session:
+        abandoned = fail_abandoned(session, timeout_s=settings.generation_timeout_s)
+    with session_scope() as session:
         plans = schedule_all(session)
     with session_scope() as session:
         pruned = prune_checkpoints(session, keep_latest=settings.keep_checkpoints)
     summary = {"requeued": len(requeued), "resent": len(resent), "cooled_endpoints": len(cooled),
+               "failed_generations": len(abandoned),
                "admitted": sum(len(p.admit) for p in plans),
                "preempted": sum(len(p.preempt) for p in plans), "pruned_checkpoints": pruned}
     if any(summary.values()):

@@ -167,6 +167,20 @@ def _send(generation_id: str, pool_name: str) -> None:
                        error="the platform's task broker could not be reached; nothing was generated, retry shortly")
 
 
+def fail_abandoned(session: Session, *, timeout_s: float) -> list[str]:
+    """Generations no worker finished in `timeout_s` fail, saying why: a worker that died while
+    sampling leaves its generations running, and a pool without inference workers leaves them pending."""
+    deadline = utcnow() - timedelta(seconds=timeout_s)
+    stuck = session.scalars(select(Generation).where(Generation.status.in_(("pending", "running")),
+                                                     Generation.created_at < deadline).with_for_update()).all()
+    for generation in stuck:
+        lost = ("its inference worker stopped while sampling" if generation.status == "running"
+                else "no inference worker of the endpoint's pool took it")
+        finish(session, generation_id=generation.id, image_keys=[], timings={},
+               error=f"not finished after {timeout_s:.0f} s (SANACLOUD_GENERATION_TIMEOUT_S): {lost}; retry")
+    return [generation.id for generation in stuck]
+
+
 def cool_abandoned(session: Session, *, grace_s: float) -> list[str]:
     """Endpoints left warm by a worker that is gone (its sweeper would have cooled them): cold
     once idle for their timeout plus `grace_s`, so they stop holding a GPU of the quota."""

@@ -27,6 +27,7 @@ from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Endpoint, Generation, GpuPool, Job, Model
 from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.serving import generations
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
 from tests.api.conftest import TenantCtx
@@ -249,6 +250,22 @@ def test_a_generation_the_broker_refused_fails_at_once_saying_why(client: TestCl
     queues.producer.cache_clear()
     assert answer.status_code == 200 and answer.json()["status"] == "failed", answer.text
     assert "broker could not be reached" in answer.json()["error"]
+
+
+def test_generations_no_worker_finished_fail_in_time_saying_why(client: TestClient, tenant: TenantCtx) -> None:
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    asked = [client.post(f"/v1/endpoints/{endpoint['id']}/generate", json={"prompt": PROMPT, "wait": False},
+                         headers=tenant.headers).json()["id"] for _ in range(3)]
+    with session_scope() as session:  # one taken by a worker that died, one never taken, one recent
+        session.execute(update(Generation).where(Generation.id == asked[0])
+                        .values(status="running", created_at=utcnow() - timedelta(minutes=20)))
+        session.execute(update(Generation).where(Generation.id == asked[1])
+                        .values(created_at=utcnow() - timedelta(minutes=20)))
+    with session_scope() as session:
+        assert sorted(generations.fail_abandoned(session, timeout_s=900)) == sorted(asked[:2])
+    answers = [client.get(f"/v1/generations/{gid}", headers=tenant.headers).json() for gid in asked]
+    assert [a["status"] for a in answers] == ["failed", "failed", "pending"]
+    assert "stopped while sampling" in answers[0]["error"] and "no inference worker" in answers[1]["error"]
 
 
 def test_deleted_models_and_models_in_use(client: TestClient, tenant: TenantCtx, tmp_path: Path) -> None:
