@@ -68,7 +68,7 @@ class RealIds:
 
     def __init__(self, client: TestClient, tenant: TenantCtx) -> None:
         self.client, self.tenant = client, tenant
-        self.ids: dict[str, str | None] = {}
+        self.ids: dict[str, str] = {}
         self.requests = 0
         self.makers: dict[str, Callable[[], str]] = {
             "tenant_id": lambda: tenant.id,
@@ -95,11 +95,10 @@ class RealIds:
         self.requests += 1
         if self.requests % 2 or case.operation.path == WAITS_FOR_A_WORKER:
             return
-        for name in case.path_parameters or {}:
-            if name in self.makers and name not in self.ids:
+        for name in (case.path_parameters or {}).keys() & self.makers.keys():
+            if name not in self.ids:
                 self.ids[name] = self.makers[name]()
-            if self.ids.get(name):
-                case.path_parameters[name] = self.ids[name]
+            case.path_parameters[name] = self.ids[name]
 
 
 @pytest.fixture
