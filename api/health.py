@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sanacloud.api.deps import SettingsDep
+from sanacloud.api.errors import problems
 from sanacloud.platform import health
 from sanacloud.platform.errors import Unavailable
 
@@ -17,7 +18,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problems(503))
 def readyz(settings: SettingsDep) -> dict[str, str]:
     """Readiness: 503 naming what cannot be reached, so that traffic goes to other processes meanwhile."""
     problems = health.unready(settings)

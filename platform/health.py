@@ -31,12 +31,12 @@ def _database(settings: Settings) -> None:
 
 
 def _broker(settings: Settings) -> None:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     from sanacloud.platform.queues import celery_config
 
     config = celery_config(settings)
-    with Connection(config["broker_url"], transport_options=config["broker_transport_options"],
+    with Connection(config["broker_url"], transport_options=config["broker_transport_options"],  # type: ignore[no-untyped-call]
                     connect_timeout=CHECK_TIMEOUT_S) as connection:
         connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_S)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sanacloud.platform.db.models import ApiKey, Dataset, Endpoint, Job, Member
 from sanacloud.platform.db.scoped import lock_tenant
@@ -32,7 +32,7 @@ class Kind(StrEnum):
 class Counted:
     noun: str  # in messages
     table: type
-    tenant_column: ColumnElement[str]
+    tenant_column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
     only: ColumnElement[bool] | None = None
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sanacloud.api.admin import schemas
-from sanacloud.api.deps import Principal
+from sanacloud.api.authentication import Principal
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES

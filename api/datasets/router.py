@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=AUTHENTIC
 FILE_FIELDS = {"files", "file"}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=problems(409))
 def create_dataset(body: schemas.DatasetCreate, session: SessionDep, actor: TenantDep) -> schemas.DatasetOut:
     return schemas.DatasetOut.model_validate(service.create(session, actor=actor, body=body))
 

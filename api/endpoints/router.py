@@ -14,7 +14,7 @@ from sanacloud.platform.storage import ObjectStore
 router = APIRouter(prefix="/v1", tags=["endpoints"], responses=AUTHENTICATED)
 
 
-@router.post("/endpoints", status_code=201, responses=problems(404))
+@router.post("/endpoints", status_code=201, responses=problems(404, 409))
 def create_endpoint(body: schemas.EndpointCreate, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
     return schemas.EndpointOut.model_validate(service.create(session, actor=actor, body=body))
 

@@ -41,12 +41,12 @@ def list_keys(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[KeyO
     return to_page(rows, cursor, KeyOut)
 
 
-@router.post("/keys", status_code=201, responses=problems(404))
+@router.post("/keys", status_code=201, responses=problems(404, 409))
 def create_key(body: schemas.OwnKeyCreate, session: SessionDep, actor: TenantDep) -> KeyCreated:
     key, plaintext = service.create_key(session, actor=actor, body=body)
     return KeyCreated(**KeyOut.model_validate(key).model_dump(), key=plaintext)
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/keys/{key_id}", responses=problems(409))
 def revoke_key(key_id: str, session: SessionDep, actor: TenantDep) -> KeyOut:
     return KeyOut.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))

@@ -171,7 +171,7 @@ def test_the_last_key_that_administers_a_tenant_cannot_be_revoked(client: TestCl
 
 def test_an_admin_without_a_key_does_not_count_as_the_tenants_admin(client: TestClient, tenant: TenantCtx) -> None:
     keyless = client.post("/v1/members", headers=tenant.headers,
-                          json={"email": "keyless@acme.test", "role": "tenant_admin"})
+                          json={"email": "keyless@acme.example.com", "role": "tenant_admin"})
     assert keyless.status_code == 201, keyless.text
     me = next(m for m in client.get("/v1/members", headers=tenant.headers).json()["items"]
               if m["email"] == "admin@acme.test")

@@ -4,8 +4,6 @@ admit past the pool's capacity or a tenant's quota (nominal plus borrowing limit
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -17,10 +15,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import Job, JobEvent
-from tests.conftest import free_port, fresh_pg_database
+from tests.conftest import fresh_pg_database
 from tests.deadlines import scaled
 from tests.e2e.brokers import redis_broker
-from tests.e2e.processes import SANACLOUD, running, wait_healthy
+from tests.e2e.cluster import cluster_settings, migrate_and_make_admin_key, start_api
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
@@ -46,24 +44,10 @@ def replay_never_exceeds_limits(session: Session, tenant_of: dict[str, str]) -> 
 
 def test_parallel_submissions_through_two_api_processes_never_over_admit(s3_server: str, tmp_path: Path) -> None:
     with fresh_pg_database() as database_url, redis_broker() as broker, ExitStack() as stack:
-        env = {"SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
-               "SANACLOUD_STORAGE_BACKEND": "s3",
-               "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
-               "SANACLOUD_S3_ACCESS_KEY": "testing",
-               "SANACLOUD_S3_SECRET_KEY": "concurrency-secret", "SANACLOUD_S3_BUCKET": "concurrency",
-               "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
-               "SANACLOUD_DATA_DIR": str(tmp_path / "data")}
-        subprocess.run([SANACLOUD, "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
-        admin_key = subprocess.run([SANACLOUD, "admin", "create-key", "--platform-admin"], env={**os.environ, **env},
-                                   check=True, capture_output=True, text=True).stdout.strip()
-        urls = []
-        for replica in range(2):
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            log = tmp_path / f"api-{replica}.log"
-            wait_healthy(url, stack.enter_context(running(
-                [SANACLOUD, "api", "--host", "127.0.0.1", "--port", str(port)], env, log)), log)
-            urls.append(url)
+        env = cluster_settings(database_url=database_url, s3_server=s3_server, broker=broker,
+                               data_dir=tmp_path / "data", bucket="concurrency")
+        admin_key = migrate_and_make_admin_key(env)
+        urls = [start_api(stack, env, tmp_path / f"api-{replica}.log") for replica in range(2)]
 
         admin = httpx.Client(base_url=urls[0], headers={"Authorization": f"Bearer {admin_key}"},
                              timeout=scaled(60))

@@ -4,7 +4,6 @@ tenant, who runs the whole flow."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from sanacloud.workers.celery_app import make_celery
 from tests.conftest import free_port, fresh_pg_database
 from tests.deadlines import scaled, wait_until
 from tests.e2e.brokers import AMQP_BASE, redis_broker
+from tests.e2e.cluster import bucket_name, cli, cluster_settings
 from tests.e2e.flow import upload_submit_list_cancel
 from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
 
@@ -32,23 +32,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def cluster_env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     with fresh_pg_database() as database_url, redis_broker() as broker:
-        yield {
-            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
-            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
-            "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
-            "SANACLOUD_S3_BUCKET": f"cluster-{tmp_path.name[-20:].lower().replace('_', '-')}",
-            "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
-            "SANACLOUD_DATA_DIR": str(tmp_path / "data"),
-        }
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    import os
-
-    done = subprocess.run([SANACLOUD, *args], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=scaled(120))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+        yield cluster_settings(database_url=database_url, s3_server=s3_server, broker=broker,
+                               data_dir=tmp_path / "data", bucket=bucket_name("cluster", tmp_path))
 
 
 def test_cluster_processes_run_the_flow(cluster_env: dict[str, str], tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,38 +21,22 @@ from sanacloud.platform.storage.s3 import S3ObjectStore
 from sanacloud.workers.celery_app import make_celery
 from tests.conftest import free_port, fresh_pg_database
 from tests.deadlines import scaled, wait_until
+from tests.e2e.brokers import redis_broker
+from tests.e2e.cluster import bucket_name, cli, cluster_settings
 from tests.e2e.processes import SANACLOUD, running, tail, wait_for_text, wait_healthy
 
 pytestmark = pytest.mark.slow
-REDIS_DB = 12
 IMAGES = 300  # of 192 KiB each: storing them takes seconds, so the kill lands in the middle
 
 
 @pytest.fixture
 def env(s3_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    import redis
-
-    redis.Redis(db=REDIS_DB).flushdb()
     (tmp_path / "system-tmp").mkdir()
-    with fresh_pg_database() as database_url:
-        yield {
-            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url,
-            "SANACLOUD_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
-            "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "killed-upload-secret",
-            "SANACLOUD_S3_BUCKET": f"killed-upload-{os.getpid()}",
-            "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
-            "SANACLOUD_DATA_DIR": str(tmp_path / "data"), "SANACLOUD_UPLOAD_TMP_DIR": str(tmp_path / "uploads"),
-            "SANACLOUD_ORPHAN_GRACE_S": "1",
-            "TMPDIR": str(tmp_path / "system-tmp"),  # where the code before uploads' own folder left its files
-        }
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([SANACLOUD, *args], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=scaled(120))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    with fresh_pg_database() as database_url, redis_broker() as broker:
+        yield {**cluster_settings(database_url=database_url, s3_server=s3_server, broker=broker,
+                                  data_dir=tmp_path / "data", bucket=bucket_name("killed-upload", tmp_path),
+                                  upload_tmp_dir=str(tmp_path / "uploads"), orphan_grace_s="1"),
+               "TMPDIR": str(tmp_path / "system-tmp")}  # where the code before uploads' own folder left its files
 
 
 def noise_pngs(count: int) -> list[tuple[str, tuple[str, bytes, str]]]:

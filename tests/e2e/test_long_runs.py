@@ -12,9 +12,7 @@ training message is received once, and no worker ever reconnects to the broker.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
@@ -24,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, fresh_pg_database
+from tests.conftest import fresh_pg_database
 from tests.deadlines import scaled, wait_until
 from tests.e2e import flow
 from tests.e2e.brokers import REDIS_URL, rabbitmq_server_settings, rabbitmq_vhost, redis_broker
-from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+from tests.e2e.cluster import bucket_name, cluster_settings, migrate_and_make_admin_key, start_api
+from tests.e2e.processes import SANACLOUD, running, wait_for_text
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
@@ -86,23 +85,14 @@ def received(log: Path) -> int:
 def test_a_run_longer_than_the_brokers_timeouts_completes_once(broker: dict[str, str], s3_server: str,
                                                                tmp_path: Path) -> None:
     with fresh_pg_database() as database_url, ExitStack() as stack:
-        env = {"SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
-               "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
-               "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "long-runs-secret",
-               "SANACLOUD_S3_BUCKET": f"long-runs-{tmp_path.name[-12:].lower().replace('_', '-')}",
-               "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
-               "SANACLOUD_DATA_DIR": str(tmp_path / "data"), "SANACLOUD_SCHEDULER_TICK_S": "1",
-               "SANACLOUD_HEARTBEAT_S": "0.5", "SANACLOUD_HEARTBEAT_TIMEOUT_S": "10"}
-        subprocess.run([SANACLOUD, "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
-        admin_key = subprocess.run([SANACLOUD, "admin", "create-key", "--platform-admin"], env={**os.environ, **env},
-                                   check=True, capture_output=True, text=True).stdout.strip()
-        url = f"http://127.0.0.1:{free_port()}"
-        api = stack.enter_context(running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]],
-                                          env, tmp_path / "api.log"))
+        env = cluster_settings(database_url=database_url, s3_server=s3_server, broker=broker,
+                               data_dir=tmp_path / "data", bucket=bucket_name("long-runs", tmp_path),
+                               scheduler_tick_s="1", heartbeat_s="0.5", heartbeat_timeout_s="10")
+        admin_key = migrate_and_make_admin_key(env)
+        url = start_api(stack, env, tmp_path / "api.log")
         # The reaper runs too: it must not mistake a long run for a lost one.
         stack.enter_context(running([SANACLOUD, "worker", "--queues", "maintenance"], env, tmp_path / "maint.log"))
         stack.enter_context(running([SANACLOUD, "beat"], env, tmp_path / "beat.log"))
-        wait_healthy(url, api, tmp_path / "api.log")
         admin = stack.enter_context(httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"},
                                                  timeout=scaled(30)))
         tenant = admin.post("/v1/admin/tenants", json={"name": "acme"}).json()

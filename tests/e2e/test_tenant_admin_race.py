@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,9 @@ from sqlalchemy.orm import Session
 from sanacloud.platform import accounts
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import ApiKey, Member, Role
-from tests.conftest import free_port, fresh_pg_database
+from tests.conftest import fresh_pg_database
 from tests.deadlines import scaled
-from tests.e2e.processes import SANACLOUD, running, wait_healthy
+from tests.e2e.cluster import start_api
 
 pytestmark = pytest.mark.slow
 ROUNDS = 8
@@ -47,13 +48,8 @@ def test_admins_demoting_each_other_at_once_never_leave_the_tenant_without_one(d
     with Session(engine) as session, session.begin():
         (ann, ann_key), (bob, bob_key) = two_admins(session)
     env = {"SANACLOUD_DATABASE_URL": database_url, "SANACLOUD_DATA_DIR": str(tmp_path / "data")}
-    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
-    with running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", urls[0].rsplit(":", 1)[1]], env,
-                 tmp_path / "api-1.log") as first, \
-            running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", urls[1].rsplit(":", 1)[1]], env,
-                    tmp_path / "api-2.log") as second:
-        wait_healthy(urls[0], first, tmp_path / "api-1.log")
-        wait_healthy(urls[1], second, tmp_path / "api-2.log")
+    with ExitStack() as stack:
+        urls = [start_api(stack, env, tmp_path / f"api-{replica}.log") for replica in range(2)]
         for round_ in range(ROUNDS):
             with Session(engine) as session, session.begin():  # both admins again
                 session.execute(update(Member).values(role=Role.TENANT_ADMIN))

@@ -12,7 +12,6 @@ PNG of the requested size, and the same seed gives the same image.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,11 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, fresh_pg_database
+from tests.conftest import fresh_pg_database
 from tests.deadlines import scaled
 from tests.e2e import flow
 from tests.e2e.brokers import redis_broker
-from tests.e2e.processes import SANACLOUD, running, trainer_processes, wait_for_text, wait_healthy
+from tests.e2e.cluster import cluster_settings, migrate_and_make_admin_key, start_api
+from tests.e2e.processes import SANACLOUD, running, trainer_processes, wait_for_text
 from tests.images import captioned_zip
 
 pytestmark = pytest.mark.slow
@@ -58,25 +58,12 @@ class Cluster:
 def cluster(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path_factory.mktemp("training-cluster")
     with fresh_pg_database() as database_url, redis_broker() as broker, ExitStack() as stack:
-        env = {
-            "SANACLOUD_MODE": "cluster", "SANACLOUD_DATABASE_URL": database_url, **broker,
-            "SANACLOUD_STORAGE_BACKEND": "s3", "SANACLOUD_S3_ENDPOINT": s3_server, "SANACLOUD_S3_PUBLIC_URL": f"http://{s3_server}",
-            "SANACLOUD_S3_ACCESS_KEY": "testing", "SANACLOUD_S3_SECRET_KEY": "cluster-test-secret",
-            "SANACLOUD_S3_BUCKET": "training-cluster",
-            "SANACLOUD_SECRET_KEY": "a-cluster-secret-of-more-than-thirty-two-characters",
-            "SANACLOUD_DATA_DIR": str(logs / "data"),
-            # Fast enough to watch in a test: a tick every second, a lost worker noticed in 4 s.
-            "SANACLOUD_SCHEDULER_TICK_S": "1", "SANACLOUD_HEARTBEAT_S": "0.5",
-            "SANACLOUD_HEARTBEAT_TIMEOUT_S": "4", "SANACLOUD_KEEP_CHECKPOINTS": "20",
-        }
-        subprocess.run([SANACLOUD, "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
-        admin_key = subprocess.run([SANACLOUD, "admin", "create-key", "--platform-admin"], env={**os.environ, **env},
-                                   check=True, capture_output=True, text=True).stdout.strip()
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        api = stack.enter_context(running([SANACLOUD, "api", "--host", "127.0.0.1", "--port", str(port)], env,
-                                          logs / "api.log"))
-        wait_healthy(url, api, logs / "api.log")
+        # Fast enough to watch in a test: a tick every second, a lost worker noticed in 4 s.
+        env = cluster_settings(database_url=database_url, s3_server=s3_server, broker=broker,
+                               data_dir=logs / "data", bucket="training-cluster", scheduler_tick_s="1",
+                               heartbeat_s="0.5", heartbeat_timeout_s="4", keep_checkpoints="20")
+        admin_key = migrate_and_make_admin_key(env)
+        url = start_api(stack, env, logs / "api.log")
         stack.enter_context(running([SANACLOUD, "worker", "--queues", "maintenance"], env, logs / "maintenance.log"))
         stack.enter_context(running([SANACLOUD, "beat"], env, logs / "beat.log"))
         stack.enter_context(running([SANACLOUD, "worker", "--queues", f"infer.{POOL}", "--pool", "solo",
