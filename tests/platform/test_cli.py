@@ -19,9 +19,9 @@ from click.testing import Result
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from sanacloud.platform.cli.instance import RunningUp, recorded, records_dir
-from sanacloud.platform.cli.main import app
-from sanacloud.platform.cli.target import DATA_DIR_VARIABLE
+from sanacloud.cli.instance import RunningUp, recorded, records_dir
+from sanacloud.cli.main import app
+from sanacloud.cli.target import DATA_DIR_VARIABLE
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import ApiKey, Model, Quota, Tenant
 from sanacloud.platform.db.session import session_scope

@@ -37,7 +37,7 @@ import pytest
 import typer
 import yaml
 
-from sanacloud.platform.cli.main import app as cli_app
+from sanacloud.cli.main import app as cli_app
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from sanacloud.platform.cli import admin, embedded
-from sanacloud.platform.cli.target import DataDirOption, open_platform
+from sanacloud.cli import admin, embedded
+from sanacloud.cli.target import DataDirOption, open_platform
 from sanacloud.platform.settings import get_settings
 
 app = typer.Typer(help="sanacloud: fine-tune and serve Sana models.", no_args_is_help=True,

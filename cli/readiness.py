@@ -14,8 +14,8 @@ import httpx
 import typer
 import uvicorn
 
-from sanacloud.platform.cli.children import Child
-from sanacloud.platform.cli.messages import error
+from sanacloud.cli.children import Child
+from sanacloud.cli.messages import error
 
 API_READY_S = 120.0
 WORKERS_READY_S = 120.0  # then the banner says they are still starting, and a line follows once they are

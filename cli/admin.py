@@ -11,9 +11,9 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sanacloud.cli.messages import fail
+from sanacloud.cli.target import DataDirOption, first_line, open_platform
 from sanacloud.platform import accounts
-from sanacloud.platform.cli.messages import fail
-from sanacloud.platform.cli.target import DataDirOption, first_line, open_platform
 from sanacloud.platform.db.models import Role
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.errors import DomainError

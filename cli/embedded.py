@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from sanacloud.platform.cli import children
-from sanacloud.platform.cli.instance import RunningUp, recorded
-from sanacloud.platform.cli.messages import fail
-from sanacloud.platform.cli.target import choose_data_dir
+from sanacloud.cli import children
+from sanacloud.cli.instance import RunningUp, recorded
+from sanacloud.cli.messages import fail
+from sanacloud.cli.target import choose_data_dir
 
 if TYPE_CHECKING:
     from sanacloud.platform.bootstrap import EmbeddedCredentials
@@ -38,7 +38,7 @@ def up(
     """Run the embedded platform (a second `up` on the same data dir reuses everything in it)."""
     import uvicorn
 
-    from sanacloud.platform.cli.readiness import Announcer, Banner
+    from sanacloud.cli.readiness import Announcer, Banner
 
     chosen = choose_data_dir(data_dir, look_for_running=False)
     root, logs = chosen.path, chosen.path / "logs"

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from sanacloud.platform.cli.instance import find_running
-from sanacloud.platform.cli.messages import fail, note
+from sanacloud.cli.instance import find_running
+from sanacloud.cli.messages import fail, note
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.session import get_engine, get_sessionmaker
 from sanacloud.platform.settings import get_settings
