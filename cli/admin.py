@@ -69,10 +69,10 @@ def create_key(
 def set_pool(name: Annotated[str, typer.Argument(help=accounts.NAME_RULE)], gpu_type: Annotated[str, typer.Option()],
              capacity: Annotated[int, typer.Option()],
              gpus_per_node: Annotated[int, typer.Option()] = 1, data_dir: DataDirOption = None) -> None:
-    """Create or resize a GPU pool and print its id."""
+    """Create or resize a GPU pool and print its id; waiting jobs that now fit are admitted."""
     with platform_session(data_dir) as session:
-        pool = accounts.upsert_pool(session, name=name, gpu_type=gpu_type, capacity_gpus=capacity,
-                                    gpus_per_node=gpus_per_node)
+        pool = accounts.put_pool(session, actor_key_id=None, name=name, gpu_type=gpu_type, capacity_gpus=capacity,
+                                 gpus_per_node=gpus_per_node)
     typer.echo(pool.id)
 
 
@@ -80,9 +80,9 @@ def set_pool(name: Annotated[str, typer.Argument(help=accounts.NAME_RULE)], gpu_
 def set_quota(tenant: Annotated[str, typer.Option()], pool: Annotated[str, typer.Option()],
               nominal: Annotated[int, typer.Option()], borrow: Annotated[int, typer.Option()] = 0,
               data_dir: DataDirOption = None) -> None:
-    """Set a tenant's GPU quota on a pool."""
+    """Set a tenant's GPU quota on a pool; waiting jobs that now fit are admitted."""
     with platform_session(data_dir) as session:
         found = accounts.find_tenant(session, id_or_name=tenant)
         gpu_pool = accounts.get_pool_by_name(session, name=pool)
-        accounts.set_quota(session, tenant_id=found.id, pool=gpu_pool, nominal_gpus=nominal,
+        accounts.put_quota(session, actor_key_id=None, tenant_id=found.id, pool=gpu_pool, nominal_gpus=nominal,
                            borrowing_limit_gpus=borrow)

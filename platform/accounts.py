@@ -1,4 +1,4 @@
-"""Tenants, members and API keys: shared by the admin API, the members API and the CLI."""
+"""Tenants, members, API keys, GPU pools and quotas: shared by the admin API, the members API and the CLI."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sanacloud.platform import tenant_caps
+from sanacloud.platform import audit, tenant_caps
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound, echo
+from sanacloud.platform.scheduler.admission import schedule_pool
 from sanacloud.platform.security import generate_api_key
 
 # The one rule for tenant and pool names, checked here for every caller and published in the API's
@@ -115,6 +116,17 @@ def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: in
     return pool
 
 
+def put_pool(session: Session, *, actor_key_id: str | None, name: str, gpu_type: str, capacity_gpus: int,
+             gpus_per_node: int = 1) -> GpuPool:
+    """An admin creates or resizes a pool: audited, and more capacity may admit waiting jobs at once."""
+    pool = upsert_pool(session, name=name, gpu_type=gpu_type, capacity_gpus=capacity_gpus, gpus_per_node=gpus_per_node)
+    audit.record(session, actor_key_id=actor_key_id, tenant_id=None, action="pool.put", target_type="gpu_pool",
+                 target_id=pool.id,
+                 details={"gpu_type": gpu_type, "capacity_gpus": capacity_gpus, "gpus_per_node": gpus_per_node})
+    schedule_pool(session, pool.id)
+    return pool
+
+
 def pool_for(session: Session, *, tenant_id: str, name: str | None) -> GpuPool:
     """The named pool, or the tenant's own: the one where it has the largest nominal quota."""
     if name is not None:
@@ -148,6 +160,18 @@ def set_quota(session: Session, *, tenant_id: str, pool: GpuPool, nominal_gpus: 
         session.add(quota)
     quota.nominal_gpus, quota.borrowing_limit_gpus, quota.updated_at = nominal_gpus, borrowing_limit_gpus, utcnow()
     session.flush()
+    return quota
+
+
+def put_quota(session: Session, *, actor_key_id: str | None, tenant_id: str, pool: GpuPool, nominal_gpus: int,
+              borrowing_limit_gpus: int) -> Quota:
+    """An admin sets a tenant's quota on a pool: audited, and what now fits is admitted at once."""
+    quota = set_quota(session, tenant_id=tenant_id, pool=pool, nominal_gpus=nominal_gpus,
+                      borrowing_limit_gpus=borrowing_limit_gpus)
+    audit.record(session, actor_key_id=actor_key_id, tenant_id=tenant_id, action="quota.put", target_type="quota",
+                 target_id=quota.id, details={"pool": pool.name, "nominal_gpus": nominal_gpus,
+                                              "borrowing_limit_gpus": borrowing_limit_gpus})
+    schedule_pool(session, pool.id)
     return quota
 
 

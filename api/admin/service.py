@@ -12,7 +12,6 @@ from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.models import ApiKey, GpuPool, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import Conflict, InvalidInput
-from sanacloud.platform.scheduler.admission import schedule_pool
 
 
 def create_tenant(session: Session, *, actor: Principal, body: schemas.TenantCreate) -> Tenant:
@@ -53,12 +52,7 @@ def list_pools(session: Session) -> list[GpuPool]:
 
 
 def put_pool(session: Session, *, actor: Principal, name: str, body: schemas.PoolPut) -> GpuPool:
-    pool = accounts.upsert_pool(session, name=name, **body.model_dump())
-    audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="pool.put", target_type="gpu_pool",
-                 target_id=pool.id, details=body.model_dump())
-    session.flush()
-    schedule_pool(session, pool.id)  # more capacity may admit waiting jobs at once
-    return pool
+    return accounts.put_pool(session, actor_key_id=actor.key_id, name=name, **body.model_dump())
 
 
 def quota_out(quota: Quota, pool: GpuPool) -> schemas.QuotaOut:
@@ -77,11 +71,8 @@ def put_quota(session: Session, *, actor: Principal, tenant_id: str, pool_name: 
               body: schemas.QuotaPut) -> schemas.QuotaOut:
     accounts.get_tenant(session, tenant_id=tenant_id)
     pool = accounts.get_pool_by_name(session, name=pool_name)
-    quota = accounts.set_quota(session, tenant_id=tenant_id, pool=pool, **body.model_dump())
-    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant_id, action="quota.put", target_type="quota",
-                 target_id=quota.id, details={"pool": pool_name, **body.model_dump()})
-    session.flush()
-    schedule_pool(session, pool.id)
+    quota = accounts.put_quota(session, actor_key_id=actor.key_id, tenant_id=tenant_id, pool=pool,
+                               **body.model_dump())
     return quota_out(quota, pool)
 
 

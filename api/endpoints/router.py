@@ -8,6 +8,7 @@ from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform.db.models import Generation
+from sanacloud.platform.serving.states import GENERATION_ENDED
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
 
@@ -51,7 +52,7 @@ def generate(endpoint_id: str, body: schemas.GenerateRequest, response: Response
     session.commit()  # the worker must see the request before we wait for it
     if body.wait:
         generation = service.wait(session, generation.id, body.timeout_s)
-    if generation.status not in ("succeeded", "failed"):
+    if generation.status not in GENERATION_ENDED:
         response.status_code = 202
     response.headers["Location"] = f"/v1/generations/{generation.id}"
     return generation_out(generation, store, settings)

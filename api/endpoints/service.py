@@ -19,12 +19,21 @@ from sanacloud.platform import accounts, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
-from sanacloud.platform.db.models import Endpoint, Generation, GpuPool, Job, Model, Quota
+from sanacloud.platform.db.models import Endpoint, Generation, GpuPool, Model
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import InvalidInput, NotFound, TooManyRequests, Unavailable
-from sanacloud.platform.scheduler.admission import HOLDING, lock_pool
+from sanacloud.platform.scheduler import room
+from sanacloud.platform.scheduler.admission import lock_pool
+from sanacloud.platform.scheduler.policy import WaitKind
 from sanacloud.platform.serving import generations
-from sanacloud.platform.serving.generations import WARM, EndpointStatus, serving_key, warm_gpus
+from sanacloud.platform.serving.generations import serving_key, warm_gpus
+from sanacloud.platform.serving.states import (
+    GENERATION_ENDED,
+    WARM,
+    EndpointStatus,
+    GenerationStatus,
+    transition_endpoint,
+)
 from sanacloud.platform.storage import ObjectStore, tenant_key
 
 POLL_S = 0.1
@@ -89,7 +98,8 @@ def generate(session: Session, *, actor: TenantPrincipal, endpoint_id: str,
     endpoint = get(session, actor=actor, endpoint_id=endpoint_id, for_update=True)
     if endpoint.status not in WARM:
         _reserve_gpu(session, endpoint, model, pool)
-    generation = Generation(tenant_id=actor.tenant_id, endpoint_id=endpoint.id, status="pending", params=params)
+    generation = Generation(tenant_id=actor.tenant_id, endpoint_id=endpoint.id, status=GenerationStatus.PENDING,
+                            params=params)
     session.add(generation)
     endpoint.last_request_at = utcnow()
     session.flush()
@@ -104,7 +114,7 @@ def wait(session: Session, generation_id: str, timeout_s: float) -> Generation:
         session.expire_all()
         generation = session.get_one(Generation, generation_id)
         session.commit()
-        if generation.status in ("succeeded", "failed") or time.monotonic() >= deadline:
+        if generation.status in GENERATION_ENDED or time.monotonic() >= deadline:
             return generation
         time.sleep(POLL_S)
 
@@ -151,16 +161,14 @@ def _enforce_rate_limit(session: Session, endpoint: Endpoint) -> None:
 def _reserve_gpu(session: Session, endpoint: Endpoint, model: Model, pool: GpuPool) -> None:
     """A cold endpoint needs its model held: free if the tenant already holds it for another warm
     endpoint (its LoRAs share the base), else one more GPU within capacity and the tenant's quota."""
-    serving = warm_gpus(session, pool.id)
-    if (endpoint.tenant_id, serving_key(model)) not in {(warm.tenant_id, warm.key) for warm in serving}:
-        jobs = select(Job.tenant_id, Job.gpus).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
-        held = [(tenant, gpus) for tenant, gpus in session.execute(jobs)] + [(warm.tenant_id, 1) for warm in serving]
-        quota = session.scalar(select(Quota).where(Quota.tenant_id == endpoint.tenant_id, Quota.pool_id == pool.id))
-        limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
-        if sum(gpus for tenant, gpus in held if tenant == endpoint.tenant_id) + 1 > limit:
+    held = {(warm.tenant_id, warm.key) for warm in warm_gpus(session, pool.id)}
+    if (endpoint.tenant_id, serving_key(model)) not in held:
+        refused = room.no_room_now(session, tenant_id=endpoint.tenant_id, pool=pool)
+        if refused is not None and refused.kind is WaitKind.QUOTA:
             raise Unavailable(f"starting endpoint {endpoint.id!r} needs a GPU, but your quota on pool {pool.name!r} "
-                              f"({limit} GPUs) is in use by your jobs and endpoints")
-        if sum(gpus for _, gpus in held) + 1 > pool.capacity_gpus:
+                              f"({refused.limit} GPUs) is in use by your jobs and endpoints")
+        if refused is not None:
             raise Unavailable(f"no GPU of pool {pool.name!r} is free to start endpoint {endpoint.id!r}; "
                               "try again later")
-    endpoint.status, endpoint.error, endpoint.updated_at = EndpointStatus.LOADING, None, utcnow()
+    transition_endpoint(endpoint, EndpointStatus.LOADING)
+    endpoint.error = None

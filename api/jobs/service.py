@@ -11,16 +11,17 @@ from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, idempotency, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
-from sanacloud.platform.db.base import new_id, utcnow
-from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model, Quota
+from sanacloud.platform.db.base import new_id
+from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput
-from sanacloud.platform.jobs import retention
+from sanacloud.platform.jobs import lifecycle, retention
 from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
-from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
+from sanacloud.platform.scheduler import room
+from sanacloud.platform.scheduler.admission import schedule_pool
+from sanacloud.platform.scheduler.policy import WaitKind
 
 IDEMPOTENCY_SCOPE = "jobs.create"
-CANCEL_AT_ONCE = {JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED, JobStatus.PREEMPTED}
 CAPTIONS_SAMPLED = 64
 
 
@@ -51,7 +52,9 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     family = FAMILIES[base.family]
     pool = accounts.pool_for(session, tenant_id=actor.tenant_id, name=request.pool)
     gpus = request.gpus or (family.gpus_full if isinstance(request, FullJobCreate) else 1)
-    _check_fits(session, actor, pool, gpus)
+    never = room.never_fits(session, tenant_id=actor.tenant_id, pool=pool, gpus=gpus)
+    if never is not None:
+        raise InvalidInput(_too_large(never, pool, gpus))
     captions = session.scalars(select(DatasetFile.caption).where(DatasetFile.dataset_id == dataset.id)
                                .order_by(DatasetFile.name).limit(CAPTIONS_SAMPLED)).all()
     resolved = hyperparameters.resolve(request, family, image_count=dataset.file_count, captions=list(captions),
@@ -85,14 +88,11 @@ def _base_model(session: Session, name_or_id: str) -> Model:
     return model
 
 
-def _check_fits(session: Session, actor: TenantPrincipal, pool: GpuPool, gpus: int) -> None:
-    quota = session.scalar(select(Quota).where(Quota.tenant_id == actor.tenant_id, Quota.pool_id == pool.id))
-    limit = quota.nominal_gpus + quota.borrowing_limit_gpus if quota else 0
-    if gpus > pool.capacity_gpus:
-        raise InvalidInput(f"the job needs {gpus} GPUs but pool {pool.name!r} has only {pool.capacity_gpus}")
-    if gpus > limit:
-        raise InvalidInput(f"the job needs {gpus} GPUs but your quota on pool {pool.name!r} allows at most {limit} "
-                           "(nominal plus borrowing); ask a platform admin for more")
+def _too_large(never: room.NoRoom, pool: GpuPool, gpus: int) -> str:
+    if never.kind is WaitKind.LARGER_THAN_POOL:
+        return f"the job needs {gpus} GPUs but pool {pool.name!r} has only {never.limit}"
+    return (f"the job needs {gpus} GPUs but your quota on pool {pool.name!r} allows at most {never.limit} "
+            "(nominal plus borrowing); ask a platform admin for more")
 
 
 def list_jobs(session: Session, *, actor: TenantPrincipal, params: PageParams, status: str | None,
@@ -107,20 +107,8 @@ def list_jobs(session: Session, *, actor: TenantPrincipal, params: PageParams, s
 
 
 def cancel(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
-    """Cancel at once when nothing runs; a running job is asked to stop and its worker confirms."""
-    lock_pool(session, get(session, actor=actor, job_id=job_id).pool_id)  # the scheduler's lock order
-    job = get(session, actor=actor, job_id=job_id, for_update=True)
-    if job.status in TERMINAL:
-        raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")
-    if job.status in CANCEL_AT_ONCE:
-        held_gpus = job.status == JobStatus.ADMITTED
-        transition(session, job, JobStatus.CANCELLED, reason="cancelled by user")
-        if held_gpus:
-            schedule_pool(session, job.pool_id)
-    elif job.cancel_requested_at is None:
-        job.cancel_requested_at = utcnow()
-        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="cancel_requested", payload={}))
-    return job
+    get(session, actor=actor, job_id=job_id)  # the tenant's, else 404
+    return lifecycle.cancel(session, job_id=job_id)
 
 
 def delete(session: Session, *, actor: TenantPrincipal, job_id: str) -> None:

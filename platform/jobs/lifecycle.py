@@ -1,4 +1,5 @@
-"""A job's life on a worker: claim, heartbeats, events and checkpoints, finish; and the reaper.
+"""A job's life after its submission: a user's cancel; on a worker, claim, heartbeats, events and
+checkpoints, finish; and the reaper.
 
 Each function is one short transaction that locks the job's row. A worker holds (job id,
 attempt); whenever the row says otherwise (a newer attempt, another status) the worker's view is
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Session
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import locked
-from sanacloud.platform.jobs.states import JobStatus, transition
+from sanacloud.platform.errors import Conflict, NotFound
+from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
 from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
 
@@ -62,6 +64,32 @@ class Outcome(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     PREEMPTED = "preempted"
+
+
+CANCEL_AT_ONCE = frozenset({JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED,
+                            JobStatus.PREEMPTED})
+
+
+def cancel(session: Session, *, job_id: str) -> Job:
+    """Cancel at once when no worker runs the job (an admitted job's GPUs go to whoever waits); a
+    running job is asked to stop, and its worker confirms (`finish`, or `requeue_lost`)."""
+    pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
+    if pool_id is not None:
+        lock_pool(session, pool_id)  # before the job: the scheduler's lock order
+    job = locked(session, Job, job_id)
+    if job is None:
+        raise NotFound.of("job", job_id)
+    if job.status in TERMINAL:
+        raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")
+    if job.status in CANCEL_AT_ONCE:
+        held_gpus = job.status == JobStatus.ADMITTED
+        transition(session, job, JobStatus.CANCELLED, reason="cancelled by user")
+        if held_gpus:
+            schedule_pool(session, job.pool_id)
+    elif job.cancel_requested_at is None:
+        job.cancel_requested_at = utcnow()
+        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="cancel_requested", payload={}))
+    return job
 
 
 def _current(session: Session, job_id: str, attempt: int) -> Job | None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Job, JobEvent
+from sanacloud.platform.transitions import IllegalTransition, allowed
 
 
 class JobStatus(StrEnum):
@@ -42,15 +43,8 @@ ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
-class IllegalTransition(RuntimeError):
-    def __init__(self, job_id: str, current: str, target: str) -> None:
-        super().__init__(f"job {job_id} cannot go from {current} to {target}")
-        self.current = current
-        self.target = target
-
-
 def can_transition(current: str, target: JobStatus) -> bool:
-    return target in ALLOWED[JobStatus(current)]
+    return allowed(ALLOWED, current, target)
 
 
 def transition(session: Session, job: Job, target: JobStatus, *, reason: str = "",
@@ -58,7 +52,7 @@ def transition(session: Session, job: Job, target: JobStatus, *, reason: str = "
     """Move `job` to `target` and record a `status` event in the same transaction."""
     current = job.status
     if not can_transition(current, target):
-        raise IllegalTransition(job.id, current, target)
+        raise IllegalTransition("job", job.id, current, target)
     now = utcnow()
     job.status = target
     job.updated_at = now

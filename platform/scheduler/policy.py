@@ -35,6 +35,11 @@ class Quota:
     nominal: int  # GPUs guaranteed to the tenant in this pool
     borrowing_limit: int  # extra GPUs it may borrow from idle capacity (preemptible)
 
+    @property
+    def limit(self) -> int:
+        """The most GPUs the tenant may hold in the pool, borrowed ones included."""
+        return self.nominal + self.borrowing_limit
+
 
 _NO_QUOTA = Quota(nominal=0, borrowing_limit=0)
 
@@ -310,8 +315,7 @@ class _Planner:
         self.waits[job.job_id] = Wait(job.job_id, kind, holders, free=self.ledger.free, tenant_gpus=tenant_gpus)
 
     def _over_limit(self, job: Waiting) -> bool:
-        quota = self._quota(job)
-        return self._tenant_gpus_with(job) > quota.nominal + quota.borrowing_limit
+        return self._tenant_gpus_with(job) > self._quota(job).limit
 
     def _tenant_gpus_with(self, job: Waiting) -> int:
         """GPUs the tenant would hold with `job`: held now, promised in this plan, and the job's own."""

@@ -95,7 +95,7 @@ class _Explainer:
                     "fewer GPUs or ask a platform admin to grow the pool")
         if kind is policy.WaitKind.QUOTA:
             quota = self.state.quotas.get(job.tenant_id, policy.Quota(0, 0))
-            limit = quota.nominal + quota.borrowing_limit
+            limit = quota.limit
             terms = f"nominal {quota.nominal}, borrowing {quota.borrowing_limit}"
             if job.gpus > limit:
                 return (f"needs {_gpus(job.gpus)}, more than your tenant's quota in pool {pool!r} allows ({limit}: "

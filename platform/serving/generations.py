@@ -1,6 +1,6 @@
 """A generation's life: recorded by the API, claimed in compatible batches by an inference
 worker, finished with its images and timings. Endpoints follow: cold → loading → ready, and back
-to cold when their worker lets the model go after the idle timeout.
+to cold when their worker lets the model go after the idle timeout (the moves: `states`).
 
 Requests can share one batch when they run on the same model with the same steps, guidance,
 resolution, sampler and negative prompt; only their prompts and seeds differ.
@@ -12,7 +12,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -25,20 +24,18 @@ from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Endpoint, Generation, Model
 from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.serving.states import (
+    GENERATION_ENDED,
+    WARM,
+    EndpointStatus,
+    GenerationStatus,
+    can_transition_endpoint,
+    transition_endpoint,
+    transition_generation,
+)
 
 log = logging.getLogger(__name__)
 BATCH_KEYS = ("steps", "guidance", "resolution", "sampler", "negative_prompt")
-
-
-class EndpointStatus(StrEnum):
-    COLD = "cold"
-    LOADING = "loading"
-    READY = "ready"
-    SCALING_DOWN = "scaling_down"
-    FAILED = "failed"
-
-
-WARM = (EndpointStatus.LOADING, EndpointStatus.READY)  # the endpoint holds a GPU
 
 
 @dataclass(frozen=True)
@@ -109,13 +106,13 @@ def served_model(session: Session, model: Model) -> ServedModel:
 def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tuple[ServedModel, list[Request]] | None:
     """Take this pending generation and compatible pending ones (up to `max_images` images)."""
     first = locked(session, Generation, generation_id)
-    if first is None or first.status != "pending":
+    if first is None or first.status != GenerationStatus.PENDING:
         return None
     model = session.get_one(Model, session.get_one(Endpoint, first.endpoint_id).model_id)
     key = {k: first.params.get(k) for k in BATCH_KEYS}
     candidates = session.scalars(
         select(Generation).join(Endpoint, Endpoint.id == Generation.endpoint_id)
-        .where(Generation.status == "pending", Generation.id != first.id, Endpoint.model_id == model.id)
+        .where(Generation.status == GenerationStatus.PENDING, Generation.id != first.id, Endpoint.model_id == model.id)
         .order_by(Generation.created_at).limit(64).with_for_update(skip_locked=True, of=Generation))
     batch, images = [first], int(first.params["num_images"])
     for other in candidates:
@@ -125,7 +122,7 @@ def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tup
     now = utcnow()
     requests = []
     for generation in batch:
-        generation.status, generation.started_at = "running", now
+        transition_generation(generation, GenerationStatus.RUNNING)
         requests.append(Request(generation.id, generation.tenant_id, generation.endpoint_id, dict(generation.params),
                                 (now - generation.created_at).total_seconds()))
     return served_model(session, model), requests
@@ -133,20 +130,24 @@ def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tup
 
 def mark_endpoints(session: Session, endpoint_ids: set[str], status: EndpointStatus, *, worker: str | None,
                    error: str | None = None) -> None:
+    """A worker's report on endpoints it read earlier: one whose status has changed since, so that
+    this move is not allowed (scaling down an endpoint that failed meanwhile), is left as it is."""
     for endpoint in session.scalars(select(Endpoint).where(Endpoint.id.in_(endpoint_ids)).with_for_update()):
         if endpoint.status != status:
-            endpoint.status, endpoint.updated_at = status, utcnow()
+            if not can_transition_endpoint(endpoint.status, status):
+                continue
+            transition_endpoint(endpoint, status)
         endpoint.worker, endpoint.error = worker, error
 
 
 def finish(session: Session, *, generation_id: str, image_keys: list[str], timings: dict[str, float],
            error: str | None = None) -> None:
+    """End the generation; one that already ended (failed by the tick meanwhile) keeps its outcome."""
     generation = locked(session, Generation, generation_id)
-    if generation is None:
+    if generation is None or generation.status in GENERATION_ENDED:
         return
-    generation.status = "failed" if error else "succeeded"
+    transition_generation(generation, GenerationStatus.FAILED if error else GenerationStatus.SUCCEEDED)
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
-    generation.finished_at = utcnow()
 
 
 def send_after_commit(session: Session, *, generation_id: str, pool_name: str) -> None:
@@ -162,7 +163,7 @@ def _send(generation_id: str, pool_name: str) -> None:
         log.warning("could not send generation %s to the broker", generation_id, exc_info=True)
         with session_scope() as session:
             generation = locked(session, Generation, generation_id)
-            if generation is not None and generation.status == "pending":
+            if generation is not None and generation.status == GenerationStatus.PENDING:
                 finish(session, generation_id=generation_id, image_keys=[], timings={},
                        error="the platform's task broker could not be reached; nothing was generated, retry shortly")
 
@@ -171,10 +172,10 @@ def fail_abandoned(session: Session, *, timeout_s: float) -> list[str]:
     """Generations no worker finished in `timeout_s` fail, saying why: a worker that died while
     sampling leaves its generations running, and a pool without inference workers leaves them pending."""
     deadline = utcnow() - timedelta(seconds=timeout_s)
-    stuck = session.scalars(select(Generation).where(Generation.status.in_(("pending", "running")),
+    stuck = session.scalars(select(Generation).where(Generation.status.not_in(GENERATION_ENDED),
                                                      Generation.created_at < deadline).with_for_update()).all()
     for generation in stuck:
-        lost = ("its inference worker stopped while sampling" if generation.status == "running"
+        lost = ("its inference worker stopped while sampling" if generation.status == GenerationStatus.RUNNING
                 else "no inference worker of the endpoint's pool took it")
         finish(session, generation_id=generation.id, image_keys=[], timings={},
                error=f"not finished after {timeout_s:.0f} s (SANACLOUD_GENERATION_TIMEOUT_S): {lost}; retry")
@@ -190,5 +191,6 @@ def cool_abandoned(session: Session, *, grace_s: float) -> list[str]:
     cooled = [e for e in warm if now - (e.last_request_at or e.updated_at)
               > timedelta(seconds=e.idle_timeout_s + grace_s)]
     for endpoint in cooled:
-        endpoint.status, endpoint.worker, endpoint.updated_at = EndpointStatus.COLD, None, now
+        transition_endpoint(endpoint, EndpointStatus.COLD)
+        endpoint.worker = None
     return [endpoint.id for endpoint in cooled]

@@ -31,10 +31,10 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, DatasetFile, Generation, Job, Model
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.states import TERMINAL
+from sanacloud.platform.serving.states import GENERATION_ENDED
 from sanacloud.platform.storage.base import ObjectInfo, ObjectStore
 
 BATCH = 500  # keys decided with one query per kind
-_GENERATING = ("pending", "running")
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _generations(session: Session, owners: dict[str, str]) -> set[str]:
     generating, listed = set(), set()
     for gen_id, status, image_keys in session.execute(select(Generation.id, Generation.status, Generation.image_keys)
                                                       .where(Generation.id.in_(set(owners.values())))):
-        if status in _GENERATING:
+        if status not in GENERATION_ENDED:
             generating.add(gen_id)
         listed.update(image_keys)
     return {key for key, gen in owners.items() if gen in generating or key in listed}

@@ -13,7 +13,7 @@ from sanacloud.platform import accounts
 from sanacloud.platform.db.models import Endpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.scheduler.admission import schedule_all
-from sanacloud.platform.serving.generations import EndpointStatus
+from sanacloud.platform.serving.states import EndpointStatus
 from tests.api.conftest import TenantCtx
 from tests.api.helpers import lora_job, ready_dataset, submit
 from tests.api.test_scheduling import end, new_job, resize, start

@@ -23,7 +23,7 @@ from sanacloud.cli.instance import RunningUp, recorded, records_dir
 from sanacloud.cli.main import app
 from sanacloud.cli.target import DATA_DIR_VARIABLE
 from sanacloud.platform.db import migrate
-from sanacloud.platform.db.models import ApiKey, Model, Quota, Tenant
+from sanacloud.platform.db.models import ApiKey, AuditEntry, Job, Model, Quota, Tenant
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.security import hash_api_key
 from tests.api.conftest import reset_caches
@@ -95,6 +95,39 @@ def test_admin_commands_onboard_a_tenant(data_dir: Path) -> None:
         rows = {row.key_hash: row for row in session.scalars(select(ApiKey))}
         assert rows[hash_api_key(key)].role == "tenant_admin" and rows[hash_api_key(key)].tenant_id == tenant_id
         assert rows[hash_api_key(admin_key)].role == "platform_admin"
+
+
+def queued_job(tenant_id: str, pool_id: str) -> str:
+    with session_scope() as session:
+        base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
+        job = Job(tenant_id=tenant_id, name="j", type="lora", status="queued", base_model_id=base.id,
+                  pool_id=pool_id, gpus=1, requested={}, hyperparameters={})
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def job_statuses(*job_ids: str) -> list[str]:
+    with session_scope() as session:
+        return sorted(session.get_one(Job, job_id).status for job_id in job_ids)
+
+
+def test_set_pool_and_set_quota_are_audited_and_admit_what_now_fits(data_dir: Path) -> None:
+    invoke("migrate")
+    tenant_id = invoke("admin", "create-tenant", "acme")
+    pool_id = invoke("admin", "set-pool", "h100", "--gpu-type", "h100", "--capacity", "1")
+    jobs = queued_job(tenant_id, pool_id), queued_job(tenant_id, pool_id)
+    invoke("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "1", "--borrow", "1")
+    assert job_statuses(*jobs) == ["admitted", "queued"]  # the other would borrow, but the pool is full
+    invoke("admin", "set-pool", "h100", "--gpu-type", "h100", "--capacity", "2")
+    assert job_statuses(*jobs) == ["admitted", "admitted"]
+    with session_scope() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        quota_id = session.scalars(select(Quota.id)).one()
+    assert [(e.action, e.target_id, e.tenant_id, e.actor_key_id) for e in entries] == [
+        ("pool.put", pool_id, None, None), ("quota.put", quota_id, tenant_id, None), ("pool.put", pool_id, None, None)]
+    assert entries[1].details == {"pool": "h100", "nominal_gpus": 1, "borrowing_limit_gpus": 1}
+    assert entries[2].details == {"gpu_type": "h100", "capacity_gpus": 2, "gpus_per_node": 1}
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -28,6 +28,7 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Endpoint, Generation, GpuPool, Job, Model
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.serving import generations
+from sanacloud.platform.serving.states import EndpointStatus
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
 from tests.api.conftest import TenantCtx
@@ -263,9 +264,20 @@ def test_generations_no_worker_finished_fail_in_time_saying_why(client: TestClie
                         .values(created_at=utcnow() - timedelta(minutes=20)))
     with session_scope() as session:
         assert sorted(generations.fail_abandoned(session, timeout_s=900)) == sorted(asked[:2])
+    with session_scope() as session:  # the worker was only slow: the answer its caller got stands
+        generations.finish(session, generation_id=asked[0], image_keys=["late.png"], timings={})
     answers = [client.get(f"/v1/generations/{gid}", headers=tenant.headers).json() for gid in asked]
-    assert [a["status"] for a in answers] == ["failed", "failed", "pending"]
+    assert [a["status"] for a in answers] == ["failed", "failed", "pending"] and answers[0]["image_urls"] == []
     assert "stopped while sampling" in answers[0]["error"] and "no inference worker" in answers[1]["error"]
+
+
+def test_a_worker_s_stale_report_leaves_the_endpoint_as_it_is(client: TestClient, tenant: TenantCtx) -> None:
+    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": "sana-tiny"}, headers=tenant.headers).json()
+    with session_scope() as session:  # the sweeper read it warm and idle; it is cold by now
+        generations.mark_endpoints(session, {endpoint["id"]}, EndpointStatus.SCALING_DOWN, worker="gone:1")
+    with session_scope() as session:
+        row = session.get_one(Endpoint, endpoint["id"])
+        assert (row.status, row.worker) == ("cold", None)
 
 
 def test_deleted_models_and_models_in_use(client: TestClient, tenant: TenantCtx, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ from sanacloud.platform.db.models import Endpoint, Model
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.queues import INFER_TASK
 from sanacloud.platform.serving import generations
-from sanacloud.platform.serving.generations import EndpointStatus, Request, ServedModel
+from sanacloud.platform.serving.generations import Request, ServedModel
+from sanacloud.platform.serving.states import WARM, EndpointStatus
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store, tenant_key
 from sanacloud.workers.celery_app import app
@@ -125,8 +126,7 @@ def sweep(cache: ModelCache) -> list[str]:
     """Scale this worker's idle endpoints to zero and let go of models no busy endpoint needs."""
     now, me = utcnow(), worker_name()
     with session_scope() as session:
-        mine = session.scalars(select(Endpoint).where(Endpoint.worker == me, Endpoint.status.in_(
-            (EndpointStatus.LOADING, EndpointStatus.READY)))).all()
+        mine = session.scalars(select(Endpoint).where(Endpoint.worker == me, Endpoint.status.in_(WARM))).all()
         idle = {e.id for e in mine if e.min_replicas == 0 and e.last_request_at is not None
                 and now - e.last_request_at > timedelta(seconds=e.idle_timeout_s)}
         if idle:

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sanacloud.platform.db.base import Base, created_at_column, id_column
+from sanacloud.platform.serving.states import EndpointStatus, GenerationStatus
 
 
 class Model(Base):
@@ -40,7 +41,7 @@ class Endpoint(Base):
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"), index=True)
     pool_id: Mapped[str] = mapped_column(ForeignKey("gpu_pools.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16), default="cold")
+    status: Mapped[str] = mapped_column(String(16), default=EndpointStatus.COLD)
     min_replicas: Mapped[int] = mapped_column(default=0)
     max_replicas: Mapped[int] = mapped_column(default=1)
     idle_timeout_s: Mapped[int] = mapped_column(default=300)
@@ -60,7 +61,7 @@ class Generation(Base):
     id: Mapped[str] = id_column("gen")
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=GenerationStatus.PENDING)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     image_keys: Mapped[list[Any]] = mapped_column(default=list)
