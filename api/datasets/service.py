@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sanacloud.api.datasets import schemas
-from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResult, read_upload
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import scratch, tenant_caps
+from sanacloud.platform.datasets.intake import IntakeResult, read_upload
+from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetFile, Job
