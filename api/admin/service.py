@@ -79,7 +79,7 @@ def put_quota(session: Session, *, actor: Principal, tenant_id: str, pool_name: 
 def base_model_out(model: Model) -> schemas.BaseModelOut:
     family = FAMILIES[model.family]
     return schemas.BaseModelOut(id=model.id, name=model.name, family=model.family, uri=model.uri,
-                                status=model.status, native_resolution=family.native_resolution,
+                                status=model.status, native_resolution=family.spec.resolution,
                                 resolutions=list(family.resolutions), created_at=model.created_at)
 
 

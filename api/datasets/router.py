@@ -10,13 +10,13 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from sanacloud.api.datasets import schemas, service
-from sanacloud.api.datasets.intake import IncomingFile
 from sanacloud.api.datasets.multipart import read_form
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform import scratch
+from sanacloud.platform.datasets.upload import IncomingFile
 from sanacloud.platform.errors import DomainError, InvalidInput, PayloadTooLarge
 from sanacloud.platform.settings import get_settings
 

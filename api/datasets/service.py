@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sanacloud.api.datasets import schemas
-from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResult, read_upload
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import scratch, tenant_caps
+from sanacloud.platform.datasets.intake import IntakeResult, read_upload
+from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetFile, Job
@@ -20,7 +21,7 @@ from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
 from sanacloud.platform.jobs.states import TERMINAL
 from sanacloud.platform.settings import Settings
-from sanacloud.platform.storage import ObjectStore, tenant_key
+from sanacloud.platform.storage import ObjectStore, keys
 
 OnInvalid = Literal["reject", "skip"]
 REPORTS_KEPT = 20
@@ -58,7 +59,7 @@ def delete(session: Session, store: ObjectStore, *, actor: TenantPrincipal, data
     if active:
         raise Conflict(f"dataset {dataset.id!r} is used by unfinished jobs {', '.join(active)}; cancel them first")
     session.delete(dataset)
-    prefix = tenant_key(actor.tenant_id, "datasets", dataset.id) + "/"
+    prefix = keys.dataset_prefix(actor.tenant_id, dataset.id)
     on_commit(session, lambda: store.delete_prefix(prefix))
 
 
@@ -136,7 +137,7 @@ def _store_images(session: Session, store: ObjectStore, dataset: Dataset, result
     on_rollback(session, lambda: store.delete(written))
     for image in result.images:
         file_id = new_id("file")
-        key = tenant_key(dataset.tenant_id, "datasets", dataset.id, "images", f"{file_id}.{image.format}")
+        key = keys.dataset_image(dataset.tenant_id, dataset.id, file_id, image.format)
         with image.path.open("rb") as data:
             store.put(key, data, image.size_bytes, image.content_type)
         written.append(key)

@@ -34,13 +34,9 @@ from sanacloud.platform.serving.states import (
     GenerationStatus,
     transition_endpoint,
 )
-from sanacloud.platform.storage import ObjectStore, tenant_key
+from sanacloud.platform.storage import ObjectStore, keys
 
 POLL_S = 0.1
-
-
-def endpoint_prefix(endpoint: Endpoint) -> str:
-    return tenant_key(endpoint.tenant_id, "endpoints", endpoint.id) + "/"
 
 
 def get(session: Session, *, actor: TenantPrincipal, endpoint_id: str, for_update: bool = False) -> Endpoint:
@@ -84,7 +80,7 @@ def update(session: Session, *, actor: TenantPrincipal, endpoint_id: str, body: 
 def delete(session: Session, store: ObjectStore, *, actor: TenantPrincipal, endpoint_id: str) -> None:
     endpoint = get(session, actor=actor, endpoint_id=endpoint_id, for_update=True)
     session.delete(endpoint)
-    on_commit(session, partial(store.delete_prefix, endpoint_prefix(endpoint)))
+    on_commit(session, partial(store.delete_prefix, keys.endpoint_prefix(endpoint.tenant_id, endpoint.id)))
 
 
 def generate(session: Session, *, actor: TenantPrincipal, endpoint_id: str,
@@ -135,14 +131,12 @@ def _servable(session: Session, actor: TenantPrincipal, name_or_id: str) -> Mode
 
 
 def _check_resolution(model: Model, resolution: int | None) -> None:
-    family = FAMILIES[model.family]
-    if resolution is not None and resolution not in family.resolutions:
-        raise InvalidInput(f"resolution {resolution} is not supported by {family.name}; "
-                           f"choose one of {', '.join(map(str, family.resolutions))}")
+    if resolution is not None:
+        FAMILIES[model.family].check_resolution(resolution)
 
 
 def _params(model: Model, defaults: dict[str, Any], body: schemas.GenerateRequest) -> dict[str, Any]:
-    resolution = body.resolution or defaults.get("resolution") or FAMILIES[model.family].native_resolution
+    resolution = body.resolution or defaults.get("resolution") or FAMILIES[model.family].spec.resolution
     _check_resolution(model, resolution)
     return {"model_id": model.id, "prompt": body.prompt, "negative_prompt": body.negative_prompt,
             "seed": secrets.randbelow(2**31) if body.seed is None else body.seed,

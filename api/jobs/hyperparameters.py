@@ -35,10 +35,8 @@ def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, 
         steps = min(max(math.ceil(image_count * VISITS_PER_IMAGE / effective_batch), MIN_AUTO_STEPS), MAX_AUTO_STEPS)
     else:
         steps = hp.steps
-    resolution = family.native_resolution if hp.resolution == "auto" else hp.resolution
-    if resolution not in family.resolutions:
-        raise InvalidInput(f"resolution {resolution} is not supported by {family.name}; "
-                           f"choose one of {', '.join(map(str, family.resolutions))}")
+    resolution = family.spec.resolution if hp.resolution == "auto" else hp.resolution
+    family.check_resolution(resolution)
     interval = max(1, math.ceil(steps / CHECKPOINTS_PER_RUN)) if hp.checkpoint_interval == "auto" \
         else hp.checkpoint_interval
     if interval > steps:
@@ -56,7 +54,7 @@ def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, 
         "warmup_steps": min(100, steps // 10) if hp.warmup_steps == "auto" else hp.warmup_steps,
         "lr_scheduler": hp.lr_scheduler,
         "max_grad_norm": (1.0 if is_lora else 0.1) if hp.max_grad_norm == "auto" else hp.max_grad_norm,
-        "flow_shift": family.flow_shift if hp.flow_shift == "auto" else hp.flow_shift,
+        "flow_shift": family.spec.flow_shift if hp.flow_shift == "auto" else hp.flow_shift,
         "mixed_precision": _precision(hp.mixed_precision, family, on_cpu),
         "caption_dropout": hp.caption_dropout,
         "ema_decay": hp.ema_decay,
@@ -81,8 +79,8 @@ def _precision(requested: str, family: BaseModelFamily, on_cpu: bool) -> str:
             raise InvalidInput(f"mixed_precision {requested} needs a GPU pool; CPU pools train in fp32")
         return "fp32"
     if requested == "auto":
-        return PRECISION_OF_DTYPE[family.dtype]
-    if family.dtype == "float16" and requested == "bf16":
+        return PRECISION_OF_DTYPE[family.spec.dtype]
+    if family.spec.dtype == "float16" and requested == "bf16":
         raise InvalidInput(f"{family.name} is an fp16 checkpoint; training it in bf16 degrades it, use fp16 or fp32")
     return requested
 

@@ -8,10 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from sanacloud.api.schemas import Name, RequestModel, Resolution, ResponseModel
+from sanacloud.model.train.spec import DEFAULT_TARGETS, LoraTarget, LrScheduler, Precision, ZeroStage
 
 Auto = Literal["auto"]
-LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point", "linear_1", "linear_2"]
-DEFAULT_LORA_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point"]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1200)]
 
 
@@ -20,12 +19,12 @@ class LoraSettings(RequestModel):
     alpha: float | None = Field(default=None, gt=0, le=1024, description="defaults to the rank")
     dropout: float = Field(default=0.0, ge=0, lt=1)
     targets: list[LoraTarget] = Field(
-        default_factory=lambda: list(DEFAULT_LORA_TARGETS), min_length=1,
+        default_factory=lambda: list(DEFAULT_TARGETS), min_length=1,
         description="attention projections and Mix-FFN pointwise convs; the depthwise conv is never a target")
 
 
 class DeepSpeedSettings(RequestModel):
-    zero_stage: Literal[2, 3] = 2
+    zero_stage: ZeroStage = 2
 
 
 class Hyperparameters(RequestModel):
@@ -42,10 +41,10 @@ class Hyperparameters(RequestModel):
     validation_prompts: list[Prompt] = Field(default_factory=list, max_length=16,
                                              description="default: up to 4 captions from the dataset")
     warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] | Auto = "auto"
-    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    lr_scheduler: LrScheduler = "constant"
     max_grad_norm: Annotated[float, Field(ge=1e-6, le=1e6)] | Auto = "auto"
     flow_shift: Annotated[float, Field(ge=0.1, le=100.0)] | Auto = "auto"
-    mixed_precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    mixed_precision: Literal[Auto, Precision] = "auto"
     caption_dropout: float = Field(default=0.1, ge=0, le=1, description="drop captions this often, for CFG")
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
     gradient_checkpointing: bool = False

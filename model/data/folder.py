@@ -15,18 +15,15 @@ caption "". Problems that make the set unusable raise ValueError naming the file
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
 from sanacloud.model.imaging import check_displayable, displayed_size, to_display_rgb
+from sanacloud.model.metadata_jsonl import METADATA_NAME, read_metadata
 
-METADATA_NAME = "metadata.jsonl"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
-CAPTION_KEYS = ("text", "caption")  # the first one present wins
-_EXAMPLE = '{"file_name": "001.png", "text": "a photo of a cat"}'
 
 
 @dataclass(frozen=True)
@@ -113,39 +110,15 @@ def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path
     sources: dict[str, str] = {}
     for file in files:
         folder = file.parent.relative_to(root).as_posix()
-        try:
-            text = file.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{str(file)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-        for number, line in enumerate(text.split("\n"), start=1):  # not splitlines(): JSON may hold U+2028
-            if not line.strip():
-                continue
-            where = f"{str(file)!r} line {number}"
-            name, caption = _parse_line(line, where)
-            image = _join(folder, name, where)
+        for line in read_metadata(file.read_bytes(), repr(str(file))):
+            image = _join(folder, line.file_name, line.where)
             if image not in candidates:
-                raise ValueError(f"{where} names {name!r}, but {str(root / image)!r} is not an image in the folder")
+                raise ValueError(f"{line.where} names {line.file_name!r}, but {str(root / image)!r} "
+                                 "is not an image in the folder")
             if image in captions:
-                raise ValueError(f"{where} captions {image!r} again (already on {sources[image]})")
-            captions[image], sources[image] = caption, where
+                raise ValueError(f"{line.where} captions {image!r} again (already on {sources[image]})")
+            captions[image], sources[image] = line.caption, line.where
     return captions
-
-
-def _parse_line(line: str, where: str) -> tuple[str, str]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where} is not valid JSON ({exc.msg}); each line must look like {_EXAMPLE}") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"{where} is not a JSON object; each line must look like {_EXAMPLE}")
-    name = row.get("file_name")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f'{where} has no "file_name" string; each line must look like {_EXAMPLE}')
-    key = next((key for key in CAPTION_KEYS if key in row), CAPTION_KEYS[0])
-    caption = row.get(key)
-    if caption is not None and not isinstance(caption, str):
-        raise ValueError(f'{where}: "{key}" must be a string, not {type(caption).__name__}')
-    return name, (caption or "").strip()
 
 
 def _join(folder: str, name: str, where: str) -> str:

@@ -1,4 +1,8 @@
-"""The trainer's input: one JSON file (`python -m sanacloud.model.train --spec spec.json`)."""
+"""The trainer's input: one JSON file (`python -m sanacloud.model.train --spec spec.json`).
+
+The platform's job requests take their choices from here (LoRA targets, schedulers, precisions,
+ZeRO stages), so a job the API accepts is one the trainer runs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point", "linear_1", "linear_2"]
 DEFAULT_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point"]
+LrScheduler = Literal["constant", "linear", "cosine"]
+Precision = Literal["fp32", "fp16", "bf16"]
+ZeroStage = Literal[2, 3]
 
 
 class Strict(BaseModel):
@@ -23,7 +30,7 @@ class LoraSpec(Strict):
 
 
 class DeepSpeedSpec(Strict):
-    zero_stage: Literal[2, 3] = 2
+    zero_stage: ZeroStage = 2
 
 
 class TrainSpec(Strict):
@@ -41,7 +48,7 @@ class TrainSpec(Strict):
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     learning_rate: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
-    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    lr_scheduler: LrScheduler = "constant"
     warmup_steps: int = Field(default=0, ge=0)
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = 0
@@ -51,7 +58,7 @@ class TrainSpec(Strict):
     logit_std: float = Field(default=1.0, gt=0)
     caption_dropout: float = Field(default=0.1, ge=0, le=1)
     flip: bool = False
-    mixed_precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    mixed_precision: Precision = "fp32"
     gradient_checkpointing: bool = False
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
 

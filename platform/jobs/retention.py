@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Checkpoint, Job, Model
-from sanacloud.platform.storage import get_object_store, tenant_key
+from sanacloud.platform.storage import get_object_store, keys
 
 
 def prune_checkpoints(session: Session, *, keep_latest: int) -> int:
@@ -35,7 +35,7 @@ def prune_checkpoints(session: Session, *, keep_latest: int) -> int:
 def delete_job(session: Session, job: Job) -> None:
     """The row (with its events and checkpoints) now; every object under the job's prefix after commit."""
     session.delete(job)
-    _delete_objects_after_commit(session, tenant_key(job.tenant_id, "jobs", job.id) + "/")
+    _delete_objects_after_commit(session, keys.job_prefix(job.tenant_id, job.id))
 
 
 def _delete_objects_after_commit(session: Session, prefix: str) -> None:

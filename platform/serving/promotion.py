@@ -12,20 +12,18 @@ from sanacloud.platform.db.base import new_id
 from sanacloud.platform.db.hooks import on_rollback
 from sanacloud.platform.db.models import Checkpoint, Job, Model
 from sanacloud.platform.errors import InvalidInput
-from sanacloud.platform.storage import ObjectStore, tenant_key
+from sanacloud.platform.storage import ObjectStore, keys
 
 STORE_SCHEME = "store://"  # a model kept in the platform's own object store, under this prefix
-LORA_FILE = "pytorch_lora_weights.safetensors"
-TRANSFORMER_DIR = "transformer/"
 
 
 def promote(session: Session, store: ObjectStore, *, checkpoint: Checkpoint, name: str) -> Model:
     job = session.get_one(Job, checkpoint.job_id)
     base = session.get_one(Model, job.base_model_id)
     model_id = new_id("mdl")
-    prefix = tenant_key(checkpoint.tenant_id, "models", model_id) + "/"
+    prefix = keys.model_prefix(checkpoint.tenant_id, model_id)
     sources = [info for info in store.list(checkpoint.object_prefix)
-               if _exported(job.type, info.key.removeprefix(checkpoint.object_prefix))]
+               if keys.is_exported_weights(job.type, info.key.removeprefix(checkpoint.object_prefix))]
     if not sources:
         raise InvalidInput(f"checkpoint {checkpoint.id!r} has no exported weights to promote")
     on_rollback(session, lambda: store.delete_prefix(prefix))
@@ -37,8 +35,3 @@ def promote(session: Session, store: ObjectStore, *, checkpoint: Checkpoint, nam
     session.add(model)
     session.flush()
     return model
-
-
-def _exported(job_type: str, name: str) -> bool:
-    """Whether a checkpoint's file is part of the weights a model serves with."""
-    return name == LORA_FILE if job_type == "lora" else name.startswith(TRANSFORMER_DIR)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sanacloud.platform.settings import Settings, get_settings
-from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, tenant_key, tenant_prefix
+from sanacloud.platform.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
 
 
 def make_object_store(settings: Settings) -> ObjectStore:
@@ -38,5 +38,4 @@ def get_object_store() -> ObjectStore:
     return make_object_store(get_settings())
 
 
-__all__ = ["ObjectInfo", "ObjectNotFound", "ObjectStore", "get_object_store", "make_object_store", "tenant_key",
-           "tenant_prefix"]
+__all__ = ["ObjectInfo", "ObjectNotFound", "ObjectStore", "get_object_store", "make_object_store"]

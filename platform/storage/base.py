@@ -1,15 +1,12 @@
-"""The object-store interface. Keys are `/`-separated; every tenant's data lives under its prefix."""
+"""The object-store interface. Keys are `/`-separated; their layout is `keys.py`'s."""
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
-
-_SAFE_PART = re.compile(r"^[A-Za-z0-9._\-]+$")
 
 
 class ObjectNotFound(KeyError):
@@ -22,18 +19,6 @@ class ObjectInfo:
     size: int
     # When the object was written (timezone-aware); set by list(), which the orphan sweep reads.
     modified: datetime | None = field(default=None, compare=False)
-
-
-def tenant_key(tenant_id: str, *parts: str) -> str:
-    """`tenants/<tenant_id>/<parts...>`, refusing any part that could step outside the prefix."""
-    for part in (tenant_id, *parts):
-        if not _SAFE_PART.match(part) or part in {".", ".."}:
-            raise ValueError(f"unsafe object key part: {part!r}")
-    return "/".join(("tenants", tenant_id, *parts))
-
-
-def tenant_prefix(tenant_id: str) -> str:
-    return tenant_key(tenant_id) + "/"
 
 
 class ObjectStore(ABC):

@@ -1,13 +1,10 @@
 """Deletes objects that no database row owns: what a writer killed before its commit left behind.
 
-Every key the platform writes names its owner, `tenants/<tenant>/<kind>/<id>/...`:
-
-    datasets/<dataset>/images/<file>.<ext>           the dataset_files row whose object_key it is
-    jobs/<job>/checkpoints/step-<n>/...              the checkpoint row whose prefix it is under; while
-                                                     the job is unfinished, the job (it may be uploading one)
-    models/<model>/...                               the model (promotion copies into a fresh prefix)
-    endpoints/<endpoint>/generations/<gen>/<i>.png   the generation that lists it; while it is pending
-                                                     or running, the generation
+Every key the platform writes names the row that owns it (the layout and its parser are
+`keys.py`'s): a dataset image, the dataset_files row whose object_key it is; a checkpoint's file,
+the checkpoint row whose prefix it is under, or while the job is unfinished the job (it may be
+uploading one); a model's file, the model (promotion copies into a fresh prefix); a generated
+image, the generation that lists it, or while it is pending or running the generation.
 Keys of any other shape are kept: what cannot be decided is not deleted.
 
 Writers store objects first and commit their rows after (an upload within seconds to minutes of
@@ -32,6 +29,7 @@ from sanacloud.platform.db.models import Checkpoint, DatasetFile, Generation, Jo
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.states import TERMINAL
 from sanacloud.platform.serving.states import GENERATION_ENDED
+from sanacloud.platform.storage import keys
 from sanacloud.platform.storage.base import ObjectInfo, ObjectStore
 
 BATCH = 500  # keys decided with one query per kind
@@ -47,17 +45,17 @@ def sweep_orphans(store: ObjectStore, *, grace_s: float) -> dict[str, Removed]:
     """Delete the objects under tenant prefixes that no row owns and that are older than `grace_s`;
     returns what was removed, per tenant."""
     cutoff = utcnow() - timedelta(seconds=grace_s)
-    old = (info for info in store.list("tenants/") if info.modified is not None and info.modified < cutoff)
+    old = (info for info in store.list(keys.TENANTS) if info.modified is not None and info.modified < cutoff)
     removed: dict[str, Removed] = defaultdict(Removed)
     for batch in _batches(old, BATCH):
         with session_scope() as session:
-            owned = _owned(session, [info.key for info in batch])
-        orphans = [info for info in batch if info.key not in owned]
-        store.delete([info.key for info in orphans])
-        for info in orphans:
-            tenant = removed[info.key.split("/")[1]]
-            tenant.objects += 1
-            tenant.bytes += info.size
+            orphans = _orphans(session, [info.key for info in batch])
+        store.delete(list(orphans))
+        for info in batch:
+            if info.key in orphans:
+                tenant = removed[orphans[info.key].tenant_id]
+                tenant.objects += 1
+                tenant.bytes += info.size
     return dict(removed)
 
 
@@ -67,32 +65,17 @@ def _batches(items: Iterable[ObjectInfo], size: int) -> Iterator[list[ObjectInfo
         yield batch
 
 
-def _owner(key: str) -> tuple[str, str] | None:
-    """(kind, id) of the row that decides whether the key is owned, for keys of a known shape."""
-    match key.split("/"):
-        case ["tenants", _, "datasets", dataset, "images", _]:
-            return "dataset", dataset
-        case ["tenants", _, "jobs", job, "checkpoints", _, _, *_]:
-            return "job", job
-        case ["tenants", _, "models", model, _, *_]:
-            return "model", model
-        case ["tenants", _, "endpoints", _, "generations", generation, _]:
-            return "generation", generation
-    return None
-
-
-def _owned(session: Session, keys: list[str]) -> set[str]:
-    owned: set[str] = set()
-    by_kind: dict[str, dict[str, str]] = defaultdict(dict)  # kind -> {key: owner id}
-    for key in keys:
-        owner = _owner(key)
-        if owner is None:
-            owned.add(key)  # a layout we do not know
-        else:
-            by_kind[owner[0]][key] = owner[1]
+def _orphans(session: Session, object_keys: list[str]) -> dict[str, keys.Owner]:
+    """The keys no row owns, with the owner they name; a key of a layout we do not know is kept."""
+    by_kind: dict[keys.OwnerKind, dict[str, keys.Owner]] = defaultdict(dict)
+    for key in object_keys:
+        if (owner := keys.owner(key)) is not None:
+            by_kind[owner.kind][key] = owner
+    orphans: dict[str, keys.Owner] = {}
     for kind, owners in by_kind.items():
-        owned |= _OWNED[kind](session, owners)
-    return owned
+        owned = _OWNED[kind](session, {key: owner.id for key, owner in owners.items()})
+        orphans |= {key: owner for key, owner in owners.items() if key not in owned}
+    return orphans
 
 
 def _dataset_files(session: Session, owners: dict[str, str]) -> set[str]:
@@ -127,6 +110,6 @@ def _generations(session: Session, owners: dict[str, str]) -> set[str]:
     return {key for key, gen in owners.items() if gen in generating or key in listed}
 
 
-_OWNED: dict[str, Callable[[Session, dict[str, str]], set[str]]] = {
+_OWNED: dict[keys.OwnerKind, Callable[[Session, dict[str, str]], set[str]]] = {
     "dataset": _dataset_files, "job": _checkpoints, "model": _models, "generation": _generations,
 }

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile, WebPImagePlugin
 
-from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits, IntakeResult, Rejection, read_upload
+from sanacloud.platform.datasets.intake import IntakeResult, Rejection, read_upload
+from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
 from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
 
 LIMITS = IntakeLimits(max_file_bytes=1_000_000, max_total_bytes=3_000_000, max_files=20, max_image_pixels=1_000_000,

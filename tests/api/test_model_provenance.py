@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sanacloud.platform.db.models import Checkpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.retention import prune_checkpoints
-from sanacloud.platform.serving.promotion import LORA_FILE
+from sanacloud.platform.storage.keys import LORA_FILE
 from tests.api.conftest import TenantCtx, store
 from tests.api.test_scheduling import end, new_job, record_checkpoints, start
 

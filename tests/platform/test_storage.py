@@ -18,7 +18,8 @@ import pytest
 from minio import Minio
 
 from sanacloud.platform.security import object_signature_problem
-from sanacloud.platform.storage import ObjectInfo, ObjectNotFound, ObjectStore, tenant_key, tenant_prefix
+from sanacloud.platform.storage import ObjectInfo, ObjectNotFound, ObjectStore
+from sanacloud.platform.storage.keys import tenant_prefix
 from sanacloud.platform.storage.local import LocalObjectStore
 from sanacloud.platform.storage.s3 import PART_SIZE, S3ObjectStore
 
@@ -211,24 +212,6 @@ def test_key_below_an_existing_object_is_missing(store: ObjectStore) -> None:
         store.open("tenants/ten_a/obj/child")
     store.delete(["tenants/ten_a/obj/child"])
     assert keys(store) == ["tenants/ten_a/obj"]
-
-
-# --- tenant keys ------------------------------------------------------------------------------
-
-def test_tenant_key_builds_the_tenant_prefix() -> None:
-    assert tenant_key("ten_1") == "tenants/ten_1"
-    assert tenant_key("ten_1", "datasets", "ds-2", "img.0001.png") == "tenants/ten_1/datasets/ds-2/img.0001.png"
-    assert tenant_prefix("ten_1") == "tenants/ten_1/"
-
-
-@pytest.mark.parametrize("part", ["..", ".", "a/b", "", "a b", " ", "a\\b", "a\nb", "/etc", "ä", "a%2fb"])
-def test_tenant_key_refuses_unsafe_parts(part: str) -> None:
-    with pytest.raises(ValueError, match="unsafe object key part"):
-        tenant_key(part, "x")
-    with pytest.raises(ValueError, match="unsafe object key part"):
-        tenant_key("ten_1", "datasets", part)
-    with pytest.raises(ValueError, match="unsafe object key part"):
-        tenant_prefix(part)
 
 
 # --- the local store --------------------------------------------------------------------------

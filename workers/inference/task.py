@@ -29,7 +29,7 @@ from sanacloud.platform.serving import generations
 from sanacloud.platform.serving.generations import Request, ServedModel
 from sanacloud.platform.serving.states import WARM, EndpointStatus
 from sanacloud.platform.settings import get_settings
-from sanacloud.platform.storage import get_object_store, tenant_key
+from sanacloud.platform.storage import get_object_store, keys
 from sanacloud.workers.celery_app import app
 from sanacloud.workers.inference.cache import ModelCache
 
@@ -99,17 +99,16 @@ def run_batch(served: ServedModel, requests: list[Request], endpoints: set[str])
                         negative_prompt=params["negative_prompt"], timings=timings)
     store, offset = get_object_store(), 0
     for request in requests:
-        keys = []
+        image_keys = []
         for index in range(int(request.params["num_images"])):
             encoded = io.BytesIO()
             images[offset + index].save(encoded, format="PNG")
-            key = tenant_key(request.tenant_id, "endpoints", request.endpoint_id, "generations",
-                             request.generation_id, f"{index}.png")
+            key = keys.generation_image(request.tenant_id, request.endpoint_id, request.generation_id, index)
             store.put_bytes(key, encoded.getvalue(), "image/png")
-            keys.append(key)
-        offset += len(keys)
+            image_keys.append(key)
+        offset += len(image_keys)
         with session_scope() as session:
-            generations.finish(session, generation_id=request.generation_id, image_keys=keys, timings={
+            generations.finish(session, generation_id=request.generation_id, image_keys=image_keys, timings={
                 "queue_s": round(request.queued_s, 4), **costs, **timings, "batch_images": len(images)})
 
 

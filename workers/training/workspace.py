@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sanacloud.model.train import checkpoints
 from sanacloud.platform.jobs.lifecycle import DatasetImage, RunContext
-from sanacloud.platform.storage import ObjectStore, tenant_key
+from sanacloud.platform.storage import ObjectStore, keys
 from sanacloud.workers.model_files import download_prefix, model_folder
 
 
@@ -59,7 +59,7 @@ class Workspace:
         return model_folder(self.context.base_uri, self.context.base_model_id, self.store, self.root)
 
     def checkpoint_prefix(self, step: int) -> str:
-        return tenant_key(self.context.tenant_id, "jobs", self.context.job_id, "checkpoints", f"step-{step:06d}") + "/"
+        return keys.checkpoint_prefix(self.context.tenant_id, self.context.job_id, step)
 
     def upload_checkpoint(self, folder: Path, step: int, abort: threading.Event) -> tuple[str, list[str]]:
         """Upload a published checkpoint folder; returns its prefix and the keys of its sample images.
@@ -74,7 +74,7 @@ class Workspace:
                 content_type = "image/png" if path.suffix == ".png" else "application/octet-stream"
                 with AbortableFile(path, abort) as handle:
                     self.store.put(prefix + relative, handle, path.stat().st_size, content_type)
-                if relative.startswith("samples/"):
+                if keys.is_sample_image(relative):
                     samples.append(prefix + relative)
         except TransferAborted:
             self.discard_checkpoint(step)

@@ -16,7 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sanacloud.api.datasets.names import is_junk, join_name, normalise_name
+from sanacloud.platform.datasets.names import is_junk, join_name, normalise_name
 from sanacloud.platform.errors import InvalidInput
 
 _OPEN_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError)

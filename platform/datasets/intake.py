@@ -14,42 +14,22 @@ import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-from sanacloud.api.datasets.captions import CaptionRejected, MetadataCaption, parse_metadata, read_sidecar, sidecar_stem
-from sanacloud.api.datasets.entries import Entry, Kind, Spool, Spooled, list_entries
-from sanacloud.api.datasets.images import ImageRejected, inspect_image
-from sanacloud.api.datasets.names import suffix_of
-from sanacloud.api.datasets.warning_groups import Warn, WarningGroups
+from sanacloud.platform.datasets.captions import (
+    CaptionRejected,
+    MetadataCaption,
+    parse_metadata,
+    read_sidecar,
+    sidecar_stem,
+)
+from sanacloud.platform.datasets.entries import Entry, Kind, Spool, Spooled, list_entries
+from sanacloud.platform.datasets.images import ImageRejected, inspect_image
+from sanacloud.platform.datasets.names import suffix_of
+from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
+from sanacloud.platform.datasets.warning_groups import Warn, WarningGroups
 from sanacloud.platform.errors import InvalidInput
 
 _WHAT_TO_SEND = "PNG, JPEG, WEBP, GIF, BMP or TIFF images with optional .txt captions or a metadata.jsonl, or a .zip"
-
-
-@dataclass(frozen=True)
-class IntakeLimits:
-    max_file_bytes: int  # one image or caption file
-    max_total_bytes: int  # all files of the upload after unzipping
-    max_files: int  # entries (after unzipping)
-    max_image_pixels: int  # width*height; guards against decompression bombs
-    min_image_side: int
-    max_image_side: int
-    max_caption_chars: int
-    max_image_metadata_bytes: int  # text, EXIF, XMP... in one image; its colour profile does not count
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if value <= 0:
-                raise ValueError(f"IntakeLimits.{name} must be positive, got {value}")
-        if self.min_image_side > self.max_image_side:
-            raise ValueError("IntakeLimits.min_image_side must not exceed max_image_side")
-
-
-@dataclass(frozen=True)
-class IncomingFile:  # one part of a multipart upload as received
-    filename: str  # client-supplied name
-    stream: BinaryIO  # readable, seekable
-    size: int  # as declared; 0 when unknown (bytes are counted anyway)
 
 
 @dataclass(frozen=True)

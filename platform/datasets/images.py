@@ -25,8 +25,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
-from sanacloud.api.datasets.metadata import metadata_sizes
 from sanacloud.model.imaging import UndisplayableImage, to_display_rgb
+from sanacloud.platform.datasets.metadata import metadata_sizes
 
 # Pillow format -> our name. MPO is the multi-picture JPEG many cameras write; it decodes as its first picture.
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}

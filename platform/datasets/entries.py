@@ -14,16 +14,14 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from sanacloud.api.datasets.captions import METADATA_NAME
-from sanacloud.api.datasets.images import image_suffixes
-from sanacloud.api.datasets.names import folder_of, is_junk, normalise_name, suffix_of
-from sanacloud.api.datasets.zipfiles import archive_members, member_chunks, open_archive
+from sanacloud.model.metadata_jsonl import METADATA_NAME
+from sanacloud.platform.datasets.images import image_suffixes
+from sanacloud.platform.datasets.names import folder_of, is_junk, normalise_name, suffix_of
+from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
+from sanacloud.platform.datasets.zipfiles import archive_members, member_chunks, open_archive
 from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
-
-if TYPE_CHECKING:
-    from sanacloud.api.datasets.intake import IncomingFile, IntakeLimits
 
 CHUNK_BYTES = 1 << 20
 
