@@ -20,7 +20,7 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     file_count: Mapped[int] = mapped_column(default=0)
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    # The last upload's validation report, plus running totals (see api/datasets/report.py).
+    # The newest uploads' validation reports (api/datasets/service.py, upload).
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
