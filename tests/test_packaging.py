@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.deadlines import scaled
+from tests.helpers.deadlines import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = ("platform", "api", "workers", "model", "migrations")

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from sanacloud.platform.db.models import ApiKey, Dataset, DatasetFile, Job, Member
 from sanacloud.platform.db.session import session_scope
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
-from tests.images import png
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
+from tests.helpers.images import png
 
 
 @pytest.fixture

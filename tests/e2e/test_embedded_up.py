@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.deadlines import scaled
-from tests.e2e.flow import train_lora_to_success, upload_submit_list_cancel
-from tests.e2e.processes import EMBEDDED_ENV, SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
+from tests.helpers.deadlines import scaled
+from tests.helpers.flow import train_lora_to_success, upload_submit_list_cancel
+from tests.helpers.processes import EMBEDDED_ENV, SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.deadlines import scaled, wait_until
-from tests.images import captioned_zip
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.images import captioned_zip
 
 ENDED = ("succeeded", "failed", "cancelled")
 
