@@ -9,6 +9,7 @@ from functools import partial
 from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from sanacloud.api.admin.router import catalog_router
@@ -34,6 +35,12 @@ DESCRIPTION = """Fine-tune and serve Sana text-to-image models.
 Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json`."""
 
 
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its function's name, dashed (`jobs_create`: `jobs-create`). Route functions are
+    named `<resource>_<action>`, so that the ids read as what the operations do, and lead to their code."""
+    return route.name.replace("_", "-")
+
+
 @asynccontextmanager
 async def _lifespan(settings: Settings, _app: FastAPI) -> AsyncIterator[None]:
     # Sync routes and dependencies run on this pool of threads, each holding at most one database
@@ -47,7 +54,8 @@ def create_app() -> FastAPI:
     settings = get_settings()
     # /docs and /redoc with Swagger UI's and ReDoc's files served from the package, not a CDN.
     app = FastAPIOffline(title="sanacloud", version="0.1.0", description=DESCRIPTION,
-                         lifespan=partial(_lifespan, settings), dependencies=[Depends(refuse_nul)])
+                         lifespan=partial(_lifespan, settings), dependencies=[Depends(refuse_nul)],
+                         generate_unique_id_function=operation_id)
     install_error_handlers(app)
     for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
                    usage_router, models_router, endpoints_router, health_router):

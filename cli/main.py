@@ -40,7 +40,7 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
 @app.command()
 def api(host: Host = "0.0.0.0", port: Port = 8000,
         workers: Annotated[int, typer.Option(help="API processes")] = 1, data_dir: DataDirOption = None) -> None:
-    """Run the REST API (and the dashboard)."""
+    """Run the REST API."""
     import uvicorn
 
     open_platform(data_dir)

@@ -10,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.deadlines import scaled
+from tests.helpers.deadlines import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deadlines import scaled
+from tests.helpers.deadlines import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_PYTHON = """#!/usr/bin/env bash

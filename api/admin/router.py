@@ -18,59 +18,61 @@ PoolName = Annotated[str, Path(pattern=accounts.NAME_PATTERN, description=accoun
 
 
 @router.post("/tenants", status_code=201, responses=problems(409))
-def create_tenant(body: schemas.TenantCreate, session: SessionDep, admin: AdminDep) -> schemas.TenantOut:
+def admin_tenants_create(body: schemas.TenantCreate, session: SessionDep, admin: AdminDep) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(service.create_tenant(session, actor=admin, body=body))
 
 
 @router.get("/tenants")
-def list_tenants(session: SessionDep, _: AdminDep, page: PageDep) -> Page[schemas.TenantOut]:
+def admin_tenants_list(session: SessionDep, _: AdminDep, page: PageDep) -> Page[schemas.TenantOut]:
     rows, cursor = service.list_tenants(session, params=page)
     return to_page(rows, cursor, schemas.TenantOut)
 
 
 @router.get("/tenants/{tenant_id}")
-def get_tenant(tenant_id: str, session: SessionDep, _: AdminDep) -> schemas.TenantOut:
+def admin_tenants_get(tenant_id: str, session: SessionDep, _: AdminDep) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(accounts.get_tenant(session, tenant_id=tenant_id))
 
 
 @router.patch("/tenants/{tenant_id}")
-def update_tenant(tenant_id: str, body: schemas.TenantUpdate, session: SessionDep,
-                  admin: AdminDep) -> schemas.TenantOut:
+def admin_tenants_update(tenant_id: str, body: schemas.TenantUpdate, session: SessionDep,
+                         admin: AdminDep) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(service.update_tenant(session, actor=admin, tenant_id=tenant_id, body=body))
 
 
 @router.post("/tenants/{tenant_id}/keys", status_code=201, responses=problems(409))
-def create_key(tenant_id: str, body: schemas.KeyCreate, session: SessionDep, admin: AdminDep) -> schemas.KeyCreated:
+def admin_keys_create(tenant_id: str, body: schemas.KeyCreate, session: SessionDep,
+                      admin: AdminDep) -> schemas.KeyCreated:
     key, plaintext = service.create_key(session, actor=admin, tenant_id=tenant_id, body=body)
     return schemas.KeyCreated(**schemas.KeyOut.model_validate(key).model_dump(), key=plaintext)
 
 
 @router.get("/tenants/{tenant_id}/quotas")
-def list_quotas(tenant_id: str, session: SessionDep, _: AdminDep) -> list[schemas.QuotaOut]:
+def admin_quotas_list(tenant_id: str, session: SessionDep, _: AdminDep) -> list[schemas.QuotaOut]:
     return service.list_quotas(session, tenant_id=tenant_id)
 
 
 @router.put("/tenants/{tenant_id}/quotas/{pool}", responses=problems(404))
-def put_quota(tenant_id: str, pool: PoolName, body: schemas.QuotaPut, session: SessionDep,
-              admin: AdminDep) -> schemas.QuotaOut:
+def admin_quotas_put(tenant_id: str, pool: PoolName, body: schemas.QuotaPut, session: SessionDep,
+                     admin: AdminDep) -> schemas.QuotaOut:
     return service.put_quota(session, actor=admin, tenant_id=tenant_id, pool_name=pool, body=body)
 
 
 @router.get("/pools")
-def list_pools(session: SessionDep, _: AdminDep) -> list[schemas.PoolOut]:
+def admin_pools_list(session: SessionDep, _: AdminDep) -> list[schemas.PoolOut]:
     return [schemas.PoolOut.model_validate(p) for p in service.list_pools(session)]
 
 
 @router.put("/pools/{pool}")
-def put_pool(pool: PoolName, body: schemas.PoolPut, session: SessionDep, admin: AdminDep) -> schemas.PoolOut:
+def admin_pools_put(pool: PoolName, body: schemas.PoolPut, session: SessionDep, admin: AdminDep) -> schemas.PoolOut:
     return schemas.PoolOut.model_validate(service.put_pool(session, actor=admin, name=pool, body=body))
 
 
 @router.post("/base-models", status_code=201, responses=problems(409))
-def import_base_model(body: schemas.BaseModelImport, session: SessionDep, admin: AdminDep) -> schemas.BaseModelOut:
+def admin_base_models_import(body: schemas.BaseModelImport, session: SessionDep,
+                             admin: AdminDep) -> schemas.BaseModelOut:
     return service.import_base_model(session, actor=admin, body=body)
 
 
 @catalog_router.get("/base-models")
-def list_base_models(session: SessionDep, _: PrincipalDep) -> list[schemas.BaseModelOut]:
+def base_models_list(session: SessionDep, _: PrincipalDep) -> list[schemas.BaseModelOut]:
     return service.list_base_models(session)

@@ -33,31 +33,31 @@ FILE_FIELDS = {"files", "file"}
 
 
 @router.post("", status_code=201, responses=problems(409))
-def create_dataset(body: schemas.DatasetCreate, session: SessionDep, actor: TenantDep) -> schemas.DatasetOut:
+def datasets_create(body: schemas.DatasetCreate, session: SessionDep, actor: TenantDep) -> schemas.DatasetOut:
     return schemas.DatasetOut.model_validate(service.create(session, actor=actor, body=body))
 
 
 @router.get("")
-def list_datasets(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.DatasetOut]:
+def datasets_list(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.DatasetOut]:
     rows, cursor = service.list_datasets(session, actor=actor, params=page)
     return to_page(rows, cursor, schemas.DatasetOut)
 
 
 @router.get("/{dataset_id}")
-def get_dataset(dataset_id: str, session: SessionDep, actor: TenantDep) -> schemas.DatasetDetail:
+def datasets_get(dataset_id: str, session: SessionDep, actor: TenantDep) -> schemas.DatasetDetail:
     dataset = service.get(session, actor=actor, dataset_id=dataset_id)
     base = schemas.DatasetOut.model_validate(dataset).model_dump()
     return schemas.DatasetDetail(**base, stats=service.stats(session, dataset=dataset), report=dataset.report)
 
 
 @router.patch("/{dataset_id}")
-def update_dataset(dataset_id: str, body: schemas.DatasetUpdate, session: SessionDep,
-                   actor: TenantDep) -> schemas.DatasetOut:
+def datasets_update(dataset_id: str, body: schemas.DatasetUpdate, session: SessionDep,
+                    actor: TenantDep) -> schemas.DatasetOut:
     return schemas.DatasetOut.model_validate(service.update(session, actor=actor, dataset_id=dataset_id, body=body))
 
 
 @router.delete("/{dataset_id}", status_code=204, responses=problems(409))
-def delete_dataset(dataset_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
+def datasets_delete(dataset_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
     service.delete(session, store, actor=actor, dataset_id=dataset_id)
     return Response(status_code=204)
 
@@ -68,7 +68,7 @@ def delete_dataset(dataset_id: str, session: SessionDep, store: StoreDep, actor:
         "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
                                  "description": "images, .txt caption sidecars, a metadata.jsonl, or .zip archives"}},
     }}}, "required": True}})
-async def upload_files(
+async def datasets_upload_files(
     dataset_id: str, request: Request, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
     on_invalid: Annotated[service.OnInvalid, Query(description="reject: any invalid image refuses the upload; "
                                                                "skip: store the valid ones")] = "reject",
@@ -104,8 +104,8 @@ def _incoming(part: UploadFile | str) -> IncomingFile:
 
 
 @router.get("/{dataset_id}/files")
-def list_files(dataset_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
-               page: PageDep) -> Page[schemas.DatasetFileOut]:
+def datasets_list_files(dataset_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
+                        page: PageDep) -> Page[schemas.DatasetFileOut]:
     rows, cursor = service.list_files(session, actor=actor, dataset_id=dataset_id, params=page)
     items = [schemas.DatasetFileOut.model_validate(
         {**_columns(row), "url": store.presigned_get_url(row.object_key, settings.presign_ttl_s)}) for row in rows]
@@ -117,6 +117,7 @@ def _columns(row: object) -> dict[str, object]:
 
 
 @router.delete("/{dataset_id}/files/{file_id}", status_code=204)
-def delete_file(dataset_id: str, file_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> Response:
+def datasets_delete_file(dataset_id: str, file_id: str, session: SessionDep, store: StoreDep,
+                         actor: TenantDep) -> Response:
     service.delete_file(session, store, actor=actor, dataset_id=dataset_id, file_id=file_id)
     return Response(status_code=204)

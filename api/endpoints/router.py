@@ -16,37 +16,38 @@ router = APIRouter(prefix="/v1", tags=["endpoints"], responses=AUTHENTICATED)
 
 
 @router.post("/endpoints", status_code=201, responses=problems(404, 409))
-def create_endpoint(body: schemas.EndpointCreate, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
+def endpoints_create(body: schemas.EndpointCreate, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
     return schemas.EndpointOut.model_validate(service.create(session, actor=actor, body=body))
 
 
 @router.get("/endpoints")
-def list_endpoints(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.EndpointOut]:
+def endpoints_list(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.EndpointOut]:
     rows, cursor = service.list_endpoints(session, actor=actor, params=page)
     return to_page(rows, cursor, schemas.EndpointOut)
 
 
 @router.get("/endpoints/{endpoint_id}")
-def get_endpoint(endpoint_id: str, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
+def endpoints_get(endpoint_id: str, session: SessionDep, actor: TenantDep) -> schemas.EndpointOut:
     return schemas.EndpointOut.model_validate(service.get(session, actor=actor, endpoint_id=endpoint_id))
 
 
 @router.patch("/endpoints/{endpoint_id}")
-def update_endpoint(endpoint_id: str, body: schemas.EndpointUpdate, session: SessionDep,
-                    actor: TenantDep) -> schemas.EndpointOut:
+def endpoints_update(endpoint_id: str, body: schemas.EndpointUpdate, session: SessionDep,
+                     actor: TenantDep) -> schemas.EndpointOut:
     return schemas.EndpointOut.model_validate(service.update(session, actor=actor, endpoint_id=endpoint_id,
                                                              body=body))
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
-def delete_endpoint(endpoint_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
+def endpoints_delete(endpoint_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
     service.delete(session, store, actor=actor, endpoint_id=endpoint_id)
 
 
 @router.post("/endpoints/{endpoint_id}/generate", status_code=200,
-             responses={202: {"description": "not finished yet (or wait=false): poll the generation"}})
-def generate(endpoint_id: str, body: schemas.GenerateRequest, response: Response, session: SessionDep,
-             store: StoreDep, settings: SettingsDep, actor: TenantDep) -> schemas.GenerationOut:
+             responses={202: {"model": schemas.GenerationOut,
+                              "description": "not finished yet (or wait=false): poll the generation"}})
+def endpoints_generate(endpoint_id: str, body: schemas.GenerateRequest, response: Response, session: SessionDep,
+                       store: StoreDep, settings: SettingsDep, actor: TenantDep) -> schemas.GenerationOut:
     """Generate images; with `wait` (the default) the answer carries them, as presigned URLs."""
     generation = service.generate(session, actor=actor, endpoint_id=endpoint_id, body=body)
     session.commit()  # the worker must see the request before we wait for it
@@ -59,8 +60,8 @@ def generate(endpoint_id: str, body: schemas.GenerateRequest, response: Response
 
 
 @router.get("/generations/{generation_id}")
-def get_generation(generation_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
-                   actor: TenantDep) -> schemas.GenerationOut:
+def generations_get(generation_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
+                    actor: TenantDep) -> schemas.GenerationOut:
     return generation_out(service.get_generation(session, actor=actor, generation_id=generation_id), store, settings)
 
 

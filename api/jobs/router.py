@@ -14,9 +14,10 @@ from sanacloud.platform.jobs.states import JobStatus
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED)
 
 
-@router.post("", status_code=201, responses={200: {"description": "an Idempotency-Key replay: the job it created"},
-                                             **problems(404, 409)})
-def create_job(
+@router.post("", status_code=201, responses={
+    200: {"model": schemas.JobOut, "description": "an Idempotency-Key replay: the job it created"},
+    **problems(404, 409)})
+def jobs_create(
     request: Annotated[schemas.JobCreate, Body()], response: Response, session: SessionDep, settings: SettingsDep,
     actor: TenantDep,
     idempotency_key: Annotated[str | None, Header(description="retry-safe submission: the same key and body "
@@ -32,30 +33,30 @@ def create_job(
 
 
 @router.get("")
-def list_jobs(session: SessionDep, actor: TenantDep, page: PageDep, status: JobStatus | None = None,
+def jobs_list(session: SessionDep, actor: TenantDep, page: PageDep, status: JobStatus | None = None,
               dataset_id: Annotated[str | None, Query(max_length=40)] = None) -> Page[schemas.JobOut]:
     rows, cursor = service.list_jobs(session, actor=actor, params=page, status=status, dataset_id=dataset_id)
     return to_page(rows, cursor, schemas.JobOut)
 
 
 @router.get("/{job_id}")
-def get_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+def jobs_get(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
     return schemas.JobOut.model_validate(service.get(session, actor=actor, job_id=job_id))
 
 
 @router.post("/{job_id}/cancel", responses=problems(409))
-def cancel_job(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+def jobs_cancel(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
     return schemas.JobOut.model_validate(service.cancel(session, actor=actor, job_id=job_id))
 
 
 @router.delete("/{job_id}", status_code=204, responses=problems(409))
-def delete_job(job_id: str, session: SessionDep, actor: TenantDep) -> None:
+def jobs_delete(job_id: str, session: SessionDep, actor: TenantDep) -> None:
     """Delete a finished job and everything it stored (checkpoints, samples)."""
     service.delete(session, actor=actor, job_id=job_id)
 
 
 @router.get("/{job_id}/events")
-def job_events(
+def jobs_list_events(
     job_id: str, session: SessionDep, actor: TenantDep,
     after: Annotated[int, Query(ge=0, le=2**63 - 1, description="return events with an id greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -66,8 +67,8 @@ def job_events(
 
 
 @router.get("/{job_id}/checkpoints")
-def job_checkpoints(job_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
-                    actor: TenantDep) -> list[schemas.CheckpointOut]:
+def jobs_list_checkpoints(job_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
+                          actor: TenantDep) -> list[schemas.CheckpointOut]:
     return [schemas.CheckpointOut(
         id=c.id, step=c.step, metrics=c.metrics, created_at=c.created_at,
         sample_urls=[store.presigned_get_url(key, settings.presign_ttl_s) for key in c.sample_keys],

@@ -13,40 +13,40 @@ router = APIRouter(prefix="/v1", tags=["members and keys"], responses=AUTHENTICA
 
 
 @router.get("/members")
-def list_members(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.MemberOut]:
+def members_list(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.MemberOut]:
     rows, cursor = service.list_members(session, actor=actor, params=page)
     return to_page(rows, cursor, schemas.MemberOut)
 
 
 @router.post("/members", status_code=201, responses=problems(409))
-def create_member(body: schemas.MemberCreate, session: SessionDep, actor: TenantAdminDep) -> schemas.MemberOut:
+def members_create(body: schemas.MemberCreate, session: SessionDep, actor: TenantAdminDep) -> schemas.MemberOut:
     return schemas.MemberOut.model_validate(service.create_member(session, actor=actor, body=body))
 
 
 @router.patch("/members/{member_id}", responses=problems(409))
-def update_member(member_id: str, body: schemas.MemberUpdate, session: SessionDep,
-                  actor: TenantAdminDep) -> schemas.MemberOut:
+def members_update(member_id: str, body: schemas.MemberUpdate, session: SessionDep,
+                   actor: TenantAdminDep) -> schemas.MemberOut:
     return schemas.MemberOut.model_validate(service.update_member(session, actor=actor, member_id=member_id, body=body))
 
 
 @router.delete("/members/{member_id}", status_code=204, responses=problems(409))
-def delete_member(member_id: str, session: SessionDep, actor: TenantAdminDep) -> Response:
+def members_delete(member_id: str, session: SessionDep, actor: TenantAdminDep) -> Response:
     service.delete_member(session, actor=actor, member_id=member_id)
     return Response(status_code=204)
 
 
 @router.get("/keys")
-def list_keys(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[KeyOut]:
+def keys_list(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[KeyOut]:
     rows, cursor = service.list_keys(session, actor=actor, params=page)
     return to_page(rows, cursor, KeyOut)
 
 
 @router.post("/keys", status_code=201, responses=problems(404, 409))
-def create_key(body: schemas.OwnKeyCreate, session: SessionDep, actor: TenantDep) -> KeyCreated:
+def keys_create(body: schemas.OwnKeyCreate, session: SessionDep, actor: TenantDep) -> KeyCreated:
     key, plaintext = service.create_key(session, actor=actor, body=body)
     return KeyCreated(**KeyOut.model_validate(key).model_dump(), key=plaintext)
 
 
 @router.delete("/keys/{key_id}", responses=problems(409))
-def revoke_key(key_id: str, session: SessionDep, actor: TenantDep) -> KeyOut:
+def keys_revoke(key_id: str, session: SessionDep, actor: TenantDep) -> KeyOut:
     return KeyOut.model_validate(service.revoke_key(session, actor=actor, key_id=key_id))

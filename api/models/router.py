@@ -12,24 +12,24 @@ router = APIRouter(prefix="/v1", tags=["models"], responses=AUTHENTICATED)
 
 
 @router.post("/checkpoints/{checkpoint_id}/promote", status_code=201)
-def promote(checkpoint_id: str, body: schemas.Promote, session: SessionDep, store: StoreDep,
-            actor: TenantDep) -> schemas.ModelOut:
+def checkpoints_promote(checkpoint_id: str, body: schemas.Promote, session: SessionDep, store: StoreDep,
+                        actor: TenantDep) -> schemas.ModelOut:
     """Make a checkpoint a model (its weights are copied, so the job may be deleted later)."""
     model = service.promote_checkpoint(session, store, actor=actor, checkpoint_id=checkpoint_id, body=body)
     return schemas.ModelOut.model_validate(model)
 
 
 @router.get("/models")
-def list_models(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.ModelOut]:
+def models_list(session: SessionDep, actor: TenantDep, page: PageDep) -> Page[schemas.ModelOut]:
     rows, cursor = service.list_models(session, actor=actor, params=page)
     return to_page(rows, cursor, schemas.ModelOut)
 
 
 @router.get("/models/{model_id}")
-def get_model(model_id: str, session: SessionDep, actor: TenantDep) -> schemas.ModelOut:
+def models_get(model_id: str, session: SessionDep, actor: TenantDep) -> schemas.ModelOut:
     return schemas.ModelOut.model_validate(service.get(session, actor=actor, model_id=model_id))
 
 
 @router.delete("/models/{model_id}", status_code=204, responses=problems(409))
-def delete_model(model_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
+def models_delete(model_id: str, session: SessionDep, store: StoreDep, actor: TenantDep) -> None:
     service.delete(session, store, actor=actor, model_id=model_id)

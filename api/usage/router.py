@@ -15,15 +15,15 @@ Until = Annotated[datetime | None, Query(description="end of the interval (defau
 
 
 @router.get("/v1/usage")
-def my_usage(session: SessionDep, actor: TenantDep, since: Since = None, until: Until = None) -> schemas.TenantUsage:
+def usage_get(session: SessionDep, actor: TenantDep, since: Since = None, until: Until = None) -> schemas.TenantUsage:
     """Your tenant's GPU-seconds per pool in the interval, and the GPUs it holds now against its quota."""
     start, end = service.interval(since, until)
     return service.tenant_usage(session, tenant_id=actor.tenant_id, since=start, until=end)
 
 
 @router.get("/v1/admin/usage")
-def usage_report(session: SessionDep, _: AdminDep, since: Since = None, until: Until = None,
-                 tenant_id: Annotated[str | None, Query(max_length=40)] = None) -> schemas.UsageReport:
+def admin_usage_report(session: SessionDep, _: AdminDep, since: Since = None, until: Until = None,
+                       tenant_id: Annotated[str | None, Query(max_length=40)] = None) -> schemas.UsageReport:
     """GPU-seconds per tenant and pool in the interval."""
     start, end = service.interval(since, until)
     return service.admin_report(session, since=start, until=end, tenant_id=tenant_id)

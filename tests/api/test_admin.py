@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from sanacloud.platform.db.models import ApiKey, AuditEntry
 from sanacloud.platform.db.session import session_scope
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
 
 
 def bearer(key: str) -> dict[str, str]:

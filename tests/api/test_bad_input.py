@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from sanacloud.platform.db.models import Base
 from sanacloud.platform.db.session import session_scope
-from tests.api.conftest import TenantCtx, object_keys
-from tests.api.helpers import ready_dataset
-from tests.image_modes import REFUSED
-from tests.images import jpeg, multipart_body, png, png_with_text, zip_of
+from tests.helpers.api import ready_dataset
+from tests.helpers.backends import TenantCtx, object_keys
+from tests.helpers.image_modes import REFUSED
+from tests.helpers.images import jpeg, multipart_body, png, png_with_text, zip_of
 
 
 def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:

@@ -6,8 +6,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TenantCtx, object_keys
-from tests.images import captioned_zip, jpeg, multipart_body, png, rotated_jpeg, zip_of
+from tests.helpers.backends import TenantCtx, object_keys
+from tests.helpers.images import captioned_zip, jpeg, multipart_body, png, rotated_jpeg, zip_of
 
 
 def create_dataset(client: TestClient, tenant: TenantCtx, name: str = "shapes") -> str:

@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sanacloud.api.app import create_app
-from tests.api.conftest import reset_caches
-from tests.conftest import free_port
-from tests.deadlines import scaled, wait_until
+from tests.helpers.backends import reset_caches
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.services import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}

@@ -18,13 +18,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile, WebPImagePlugin
 
-from sanacloud.platform.datasets.intake import IntakeResult, Rejection, read_upload
-from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
+from sanacloud.platform.datasets.intake import Rejection
+from sanacloud.platform.datasets.upload import IncomingFile
 from sanacloud.platform.errors import InvalidInput, PayloadTooLarge
-
-LIMITS = IntakeLimits(max_file_bytes=1_000_000, max_total_bytes=3_000_000, max_files=20, max_image_pixels=1_000_000,
-                      min_image_side=16, max_image_side=2048, max_caption_chars=100, max_image_metadata_bytes=10_000)
-
+from tests.helpers.intake import limits, part, reasons, upload
 
 # --- test data ---------------------------------------------------------------------------------------------------
 
@@ -72,27 +69,11 @@ def patch_zip(data: bytes, *, flags: int = 0, file_size: int | None = None) -> b
     return bytes(patched)
 
 
-def part(name: str, data: bytes, size: int | None = None) -> IncomingFile:
-    return IncomingFile(filename=name, stream=io.BytesIO(data), size=len(data) if size is None else size)
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "work"
     path.mkdir()
     return path
-
-
-def upload(workdir: Path, files: list[IncomingFile], limits: IntakeLimits = LIMITS) -> IntakeResult:
-    return read_upload(files, limits, workdir)
-
-
-def reasons(result: IntakeResult) -> dict[str, str]:
-    return {rejection.name: rejection.reason for rejection in result.rejected}
-
-
-def limits(**changes: int) -> IntakeLimits:
-    return IntakeLimits(**{**vars(LIMITS), **changes})
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from tests.api.test_intake import limits, part, reasons, upload
-from tests.image_modes import ADOBE_RGB_TAGS, CASES, REFUSED, icc_profile, png_chunk, saved
-from tests.images import png_with_text
+from tests.helpers.image_modes import ADOBE_RGB_TAGS, CASES, REFUSED, icc_profile, png_chunk, saved
+from tests.helpers.images import png_with_text
+from tests.helpers.intake import limits, part, reasons, upload
 
 SMALL = Image.new("RGB", (64, 48), (200, 30, 30))
 LIMIT = 10_000  # LIMITS.max_image_metadata_bytes

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from sanacloud.platform.db.models import IdempotencyKey, Job
 from sanacloud.platform.db.session import session_scope
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
 
 
 def test_submit_lora_job_is_admitted_with_auto_hyperparameters(client: TestClient, tenant: TenantCtx) -> None:

@@ -10,8 +10,9 @@ from sanacloud.platform.db.models import Checkpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.storage.keys import LORA_FILE
-from tests.api.conftest import TenantCtx, store
-from tests.api.test_scheduling import end, new_job, record_checkpoints, start
+from tests.helpers.api import new_job
+from tests.helpers.backends import TenantCtx, store
+from tests.helpers.lifecycle import end, record_checkpoints, start
 
 
 def finished_job_with_checkpoints(client: TestClient, tenant: TenantCtx, losses: list[float]) -> tuple[str, list[str]]:

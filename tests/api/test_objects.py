@@ -19,7 +19,7 @@ from sanacloud.platform import security
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
 from sanacloud.platform.storage.local import LocalObjectStore
-from tests.api.conftest import Backend
+from tests.helpers.backends import Backend
 
 KEY = "tenants/ten_a/datasets/ds_1/cat.png"
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
 
 BIGINT_MAX = 2**63 - 1
 

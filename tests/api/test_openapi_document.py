@@ -1,16 +1,19 @@
 """The OpenAPI document says what the API does: the problems each operation can answer with, in
 `application/problem+json`; the key it needs; the bounds of every number it takes; the methods a
-405 allows. (tests/api/test_schemathesis.py holds the API to it with generated requests.)"""
+405 allows; what every success returns; operation ids that generated clients can name methods by.
+(tests/api/test_schemathesis.py holds the API to it with generated requests, and
+tests/api/test_openapi_snapshot.py makes each change to it a diff.)"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TenantCtx
+from tests.helpers.backends import TenantCtx
 
 ONE_BACKEND = pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)  # the document is the same
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -46,6 +49,24 @@ def test_every_error_response_is_a_problem_and_authenticated_operations_say_so(d
             assert {413, 422} <= statuses, name
         if "{" in name and "_id}" in name:
             assert 404 in statuses, name
+
+
+@ONE_BACKEND
+def test_every_success_but_a_204_has_a_schema(document: dict[str, Any]) -> None:
+    for name, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if status.startswith("2"):
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                assert (schema is None) == (status == "204"), (name, status, response)
+
+
+@ONE_BACKEND
+def test_operation_ids_are_unique_and_read_as_resource_and_action(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, operation in operations(document)]
+    assert len(set(ids)) == len(ids), sorted(ids)
+    assert not [i for i in ids if not re.fullmatch(r"[a-z]+(-[a-z]+)+", i)]
+    assert {"jobs-create", "jobs-list", "jobs-get", "jobs-cancel", "datasets-upload-files",
+            "admin-tenants-create", "keys-revoke", "health-readiness"} <= set(ids)
 
 
 @ONE_BACKEND

@@ -15,9 +15,9 @@ from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.serving.promotion import STORE_SCHEME
 from sanacloud.platform.storage.local import LocalObjectStore
 from sanacloud.platform.storage.sweep import Removed, sweep_orphans
-from tests.api.conftest import TenantCtx, object_keys, store
-from tests.api.helpers import ready_dataset
-from tests.deadlines import wait_until
+from tests.helpers.api import ready_dataset
+from tests.helpers.backends import TenantCtx, object_keys, store
+from tests.helpers.deadlines import wait_until
 
 
 def owned_rows(tenant: TenantCtx, dataset_id: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.settings import get_settings
-from tests.api.conftest import Backend, TenantCtx
+from tests.helpers.backends import Backend, TenantCtx
 
 
 def call_counting_body(app: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, int]:

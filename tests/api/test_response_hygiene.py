@@ -15,7 +15,7 @@ from sanacloud.api.limits import BodySizeLimit
 from sanacloud.api.usage import service as usage_service
 from sanacloud.platform.storage import get_object_store
 from sanacloud.platform.storage.local import LocalObjectStore
-from tests.api.conftest import TenantCtx
+from tests.helpers.backends import TenantCtx
 
 ONE_BACKEND = pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
 HUGE = "x" * 10_000

@@ -5,47 +5,25 @@ old checkpoints are pruned and a deleted job takes its objects with it."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from sanacloud.platform import accounts, queues
+from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Job, UsageRecord
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs import dispatch, lifecycle
-from sanacloud.platform.jobs.lifecycle import Outcome
 from sanacloud.platform.jobs.retention import prune_checkpoints
 from sanacloud.platform.scheduler.admission import schedule_all
-from tests.api.conftest import TenantCtx, object_keys, reset_caches, store
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import new_job
+from tests.helpers.backends import TenantCtx, object_keys, reset_caches
+from tests.helpers.lifecycle import end, record_checkpoints, resize, start
 
 
 def status(client: TestClient, tenant: TenantCtx, job_id: str) -> str:
     return str(client.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()["status"])
-
-
-def new_job(client: TestClient, tenant: TenantCtx, **overrides: Any) -> str:
-    return str(submit(client, tenant, lora_job(ready_dataset(client, tenant, images=1), **overrides)).json()["id"])
-
-
-def start(job_id: str) -> None:
-    with session_scope() as session:
-        attempt = session.get_one(Job, job_id).attempt
-        assert lifecycle.claim(session, job_id=job_id, attempt=attempt, worker="test-host:1") is not None
-
-
-def end(job_id: str, outcome: Outcome = Outcome.SUCCEEDED) -> None:
-    with session_scope() as session:
-        attempt = session.get_one(Job, job_id).attempt
-        assert lifecycle.finish(session, job_id=job_id, attempt=attempt, outcome=outcome)
-
-
-def resize(pool: str, capacity: int) -> None:
-    with session_scope() as session:
-        accounts.upsert_pool(session, name=pool, gpu_type="h100", capacity_gpus=capacity)
 
 
 def test_a_job_beyond_quota_waits_until_one_ends(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
@@ -179,19 +157,6 @@ def test_usage_reports_billed_gpu_time(client: TestClient, tenant: TenantCtx, ad
         "since": utcnow().isoformat(), "until": (utcnow() - timedelta(days=1)).isoformat()})
     assert backwards.status_code == 422 and "must be before" in backwards.json()["detail"]
     assert client.get("/v1/admin/usage", headers=tenant.headers).status_code == 403
-
-
-def record_checkpoints(job_id: str, losses: list[float]) -> list[str]:
-    prefixes = []
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        for step, loss in enumerate(losses, start=1):
-            prefix = f"tenants/{job.tenant_id}/jobs/{job_id}/checkpoints/step-{step:06d}/"
-            store().put_bytes(prefix + "trainer.pt", b"state")
-            assert lifecycle.record_checkpoint(session, job_id=job_id, attempt=job.attempt, step=step,
-                                               object_prefix=prefix, metrics={"loss": loss}, sample_keys=[])
-            prefixes.append(prefix)
-    return prefixes
 
 
 def test_old_checkpoints_are_pruned_keeping_the_newest_and_the_best(client: TestClient, tenant: TenantCtx) -> None:

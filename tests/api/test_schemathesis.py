@@ -27,8 +27,8 @@ from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from sanacloud.api.app import create_app
-from tests.api.conftest import TenantCtx, reset_caches
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx, reset_caches
 
 
 def body_string_fields(document: dict[str, Any]) -> set[str]:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
+from tests.helpers.api import lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
 
 ONE_BACKEND = pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)  # validation is the same on both
 PATH_IDS = {"pool": "strict-pool"}  # every other path parameter gets an id that does not exist

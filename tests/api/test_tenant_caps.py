@@ -12,7 +12,7 @@ from sanacloud.platform import tenant_caps
 from sanacloud.platform.db.models import Dataset
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.errors import Conflict
-from tests.api.conftest import Backend
+from tests.helpers.backends import Backend
 
 
 def caps_of(client: Any, headers: dict[str, str]) -> dict[str, tuple[int, int]]:

@@ -14,9 +14,9 @@ from sanacloud.platform.db.models import Endpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.scheduler.admission import schedule_all
 from sanacloud.platform.serving.states import EndpointStatus
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
-from tests.api.test_scheduling import end, new_job, resize, start
+from tests.helpers.api import lora_job, new_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
+from tests.helpers.lifecycle import end, resize, start
 
 
 def job(client: TestClient, tenant: TenantCtx, job_id: str) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import ApiKey, AuditEntry, Job, Model, Quota, Tenant
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.security import hash_api_key
-from tests.api.conftest import reset_caches
-from tests.conftest import fresh_pg_database
-from tests.deadlines import scaled
-from tests.e2e.processes import SANACLOUD
+from tests.helpers.backends import reset_caches
+from tests.helpers.deadlines import scaled
+from tests.helpers.processes import SANACLOUD
+from tests.helpers.services import fresh_pg_database
 
 runner = CliRunner()
 LATEST = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()

@@ -15,11 +15,11 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import Job, JobEvent
-from tests.conftest import fresh_pg_database
-from tests.deadlines import scaled
-from tests.e2e.brokers import redis_broker
-from tests.e2e.cluster import cluster_settings, migrate_and_make_admin_key, start_api
-from tests.images import captioned_zip
+from tests.helpers.brokers import redis_broker
+from tests.helpers.cluster import cluster_settings, migrate_and_make_admin_key, start_api
+from tests.helpers.deadlines import scaled
+from tests.helpers.images import captioned_zip
+from tests.helpers.services import fresh_pg_database
 
 pytestmark = pytest.mark.slow
 CAPACITY, TENANTS, JOBS_PER_TENANT = 10, 20, 10

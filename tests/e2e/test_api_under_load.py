@@ -18,9 +18,9 @@ from types import ModuleType
 import pytest
 
 from sanacloud.platform.db import migrate
-from tests.conftest import free_port, fresh_pg_database
-from tests.deadlines import scaled
-from tests.e2e.processes import SANACLOUD, running, tail, wait_healthy
+from tests.helpers.deadlines import scaled
+from tests.helpers.processes import SANACLOUD, running, tail, wait_healthy
+from tests.helpers.services import free_port, fresh_pg_database
 
 pytestmark = pytest.mark.slow
 BURST_REQUESTS, IN_FLIGHT = 400, 50

@@ -19,12 +19,12 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import IdempotencyKey, Tenant
 from sanacloud.platform.settings import Settings
 from sanacloud.workers.celery_app import make_celery
-from tests.conftest import free_port, fresh_pg_database
-from tests.deadlines import scaled, wait_until
-from tests.e2e.brokers import AMQP_BASE, redis_broker
-from tests.e2e.cluster import bucket_name, cli, cluster_settings
-from tests.e2e.flow import upload_submit_list_cancel
-from tests.e2e.processes import SANACLOUD, running, wait_for_text, wait_healthy
+from tests.helpers.brokers import AMQP_BASE, redis_broker
+from tests.helpers.cluster import bucket_name, cli, cluster_settings
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.flow import upload_submit_list_cancel
+from tests.helpers.processes import SANACLOUD, running, wait_for_text, wait_healthy
+from tests.helpers.services import free_port, fresh_pg_database
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.deadlines import scaled
-from tests.e2e.flow import train_lora_to_success, upload_submit_list_cancel
-from tests.e2e.processes import EMBEDDED_ENV, SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
+from tests.helpers.deadlines import scaled
+from tests.helpers.flow import train_lora_to_success, upload_submit_list_cancel
+from tests.helpers.processes import EMBEDDED_ENV, SANACLOUD, running, stop, wait_for_banner, wait_for_text, wait_healthy
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -76,4 +76,7 @@ def test_up_shows_its_key_once_it_works_runs_the_whole_flow_and_restarts_on_the_
         assert httpx.get(f"{url}/v1/jobs/{ids['job']}", headers=headers).json()["status"] == "cancelled"
         checkpoints = httpx.get(f"{url}/v1/jobs/{trained['id']}/checkpoints", headers=headers).json()
         assert httpx.get(checkpoints[-1]["sample_urls"][0]).content.startswith(b"\x89PNG")
-    assert sorted(p.name for p in (data_dir / "objects" / "tenants").iterdir())
+        files = httpx.get(f"{url}/v1/datasets/{ids['dataset']}/files", headers=headers).json()["items"]
+        assert [len(httpx.get(f["url"]).content) for f in files] == [f["size_bytes"] for f in files]
+    stored = list((data_dir / "objects").glob(f"tenants/*/datasets/{ids['dataset']}/images/*"))
+    assert len(stored) == len(files) == 4, stored  # the uploaded images are in the data dir it was given

@@ -19,11 +19,11 @@ from PIL import Image
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage.s3 import S3ObjectStore
 from sanacloud.workers.celery_app import make_celery
-from tests.conftest import free_port, fresh_pg_database
-from tests.deadlines import scaled, wait_until
-from tests.e2e.brokers import redis_broker
-from tests.e2e.cluster import bucket_name, cli, cluster_settings
-from tests.e2e.processes import SANACLOUD, running, tail, wait_for_text, wait_healthy
+from tests.helpers.brokers import redis_broker
+from tests.helpers.cluster import bucket_name, cli, cluster_settings
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.processes import SANACLOUD, running, tail, wait_for_text, wait_healthy
+from tests.helpers.services import free_port, fresh_pg_database
 
 pytestmark = pytest.mark.slow
 IMAGES = 300  # of 192 KiB each: storing them takes seconds, so the kill lands in the middle

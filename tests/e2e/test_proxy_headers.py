@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.deadlines import wait_until
-from tests.e2e.processes import SANACLOUD, running, wait_healthy
+from tests.helpers.deadlines import wait_until
+from tests.helpers.processes import SANACLOUD, running, wait_healthy
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.slow
 CLAIMED = "203.0.113.7"  # a documentation address no test client has

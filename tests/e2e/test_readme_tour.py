@@ -25,9 +25,9 @@ from PIL import Image
 
 from sanacloud.model.tiny.judge import concept_adherence
 from sanacloud.model.tiny.shapes import parse_caption
-from tests.conftest import free_port
-from tests.deadlines import scaled
-from tests.e2e.processes import EMBEDDED_ENV, SANACLOUD, running, tail, wait_for_banner, wait_for_text
+from tests.helpers.deadlines import scaled
+from tests.helpers.processes import EMBEDDED_ENV, SANACLOUD, running, tail, wait_for_banner, wait_for_text
+from tests.helpers.services import free_port
 
 pytestmark = pytest.mark.slow
 

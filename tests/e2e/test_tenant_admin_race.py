@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from sanacloud.platform import accounts
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import ApiKey, Member, Role
-from tests.conftest import fresh_pg_database
-from tests.deadlines import scaled
-from tests.e2e.cluster import start_api
+from tests.helpers.cluster import start_api
+from tests.helpers.deadlines import scaled
+from tests.helpers.services import fresh_pg_database
 
 pytestmark = pytest.mark.slow
 ROUNDS = 8

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import fresh_pg_database
-from tests.deadlines import scaled
-from tests.e2e import flow
-from tests.e2e.brokers import redis_broker
-from tests.e2e.cluster import cluster_settings, migrate_and_make_admin_key, start_api
-from tests.e2e.processes import SANACLOUD, running, trainer_processes, wait_for_text
-from tests.images import captioned_zip
+from tests.helpers import flow
+from tests.helpers.brokers import redis_broker
+from tests.helpers.cluster import cluster_settings, migrate_and_make_admin_key, start_api
+from tests.helpers.deadlines import scaled
+from tests.helpers.images import captioned_zip
+from tests.helpers.processes import SANACLOUD, running, trainer_processes, wait_for_text
+from tests.helpers.services import fresh_pg_database
 
 pytestmark = pytest.mark.slow
 POOL = "cpu"

@@ -16,7 +16,7 @@ from sanacloud.model.sampling.adapters import Adapters
 from sanacloud.model.sampling.generate import generate, make_pipeline
 from sanacloud.model.train.lora import add_lora, export_lora, load_lora_state_dict, lora_state_dict
 from sanacloud.model.train.spec import LoraSpec
-from tests.model.test_train import transformer_output
+from tests.helpers.transformer import transformer_output
 
 TINY = REGISTRY["sana-tiny"]
 

@@ -18,7 +18,7 @@ from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.evaluate import measure, measure_concept
 from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, EVAL_SCENES, HELD_OUT_EVAL_SCENES, write_dataset
 from sanacloud.model.train.checkpoints import latest
-from tests.model.conftest import make_spec, run_trainer
+from tests.helpers.trainer import make_spec, run_trainer
 
 pytestmark = pytest.mark.slow
 PINK_SCENES = [scene for scene in HELD_OUT_EVAL_SCENES if "pink" in scene.concepts and scene.shape != "star"]

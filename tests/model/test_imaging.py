@@ -1,4 +1,4 @@
-"""The trainer's loader sees every image as a viewer shows it: each file in tests/image_modes.py is made
+"""The trainer's loader sees every image as a viewer shows it: each file in tests/helpers/image_modes.py is made
 from known intended pixels, and `load_rgb` must give those pixels back (and `image_size` their size)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from sanacloud.model.data.folder import image_size, load_rgb
-from tests.image_modes import CASES, REFUSED, Case, Refused, max_difference
+from tests.helpers.image_modes import CASES, REFUSED, Case, Refused, max_difference
 
 
 def write(tmp_path: Path, case: Case | Refused) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from sanacloud.model.components import load
 from sanacloud.model.tiny import MODEL_CARD
 from sanacloud.model.tiny.config import SPEC
-from tests.deadlines import scaled
+from tests.helpers.deadlines import scaled
 
 pytestmark = pytest.mark.slow  # both stages train for real, the DiT through DeepSpeed
 

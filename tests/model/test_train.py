@@ -18,19 +18,11 @@ from PIL import Image
 from sanacloud.model.components import load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.train.lora import WEIGHTS_NAME
-from tests.deadlines import wait_until
-from tests.model.conftest import make_spec, of_type, run_trainer
+from tests.helpers.deadlines import wait_until
+from tests.helpers.trainer import make_spec, of_type, run_trainer
+from tests.helpers.transformer import transformer_output
 
 TINY = REGISTRY["sana-tiny"]
-
-
-def transformer_output(transformer: SanaTransformer2DModel) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 32, 4, 4, generator=generator)
-    text = torch.randn(2, 8, 64, generator=generator)
-    with torch.no_grad():
-        return transformer(x, encoder_hidden_states=text, encoder_attention_mask=torch.ones(2, 8),
-                           timestep=torch.tensor([300.0, 700.0]), return_dict=False)[0]
 
 
 def test_lora_run_writes_events_checkpoints_samples_and_a_loadable_export(

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import Base
-from tests.conftest import fresh_pg_database
+from tests.helpers.services import fresh_pg_database
 
 APP_TABLES = set(Base.metadata.tables)
 

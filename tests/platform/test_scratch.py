@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from sanacloud.platform import scratch
 from sanacloud.platform.settings import Settings
-from tests.api.conftest import reset_caches
-from tests.deadlines import scaled, wait_until
+from tests.helpers.backends import reset_caches
+from tests.helpers.deadlines import scaled, wait_until
 
 UPLOADING = """
 import sys

@@ -20,11 +20,11 @@ from sanacloud.platform.db.models import Job
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import ObjectInfo, get_object_store
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
-from tests.deadlines import wait_until
-from tests.e2e.processes import trainer_processes
-from tests.workers.test_training_task import QUICK, events, get_job, run_task
+from tests.helpers.api import events, get_job, lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx, reset_caches
+from tests.helpers.deadlines import wait_until
+from tests.helpers.processes import trainer_processes
+from tests.helpers.workers import QUICK, run_task
 
 STOPPED_WITHIN_S = 5  # heartbeats come every 0.3 s here: the rest is the kill and the worker's bookkeeping
 # 16 prompts at 256 px: rendering a checkpoint's samples takes far longer than STOPPED_WITHIN_S.
@@ -36,8 +36,6 @@ SLOW_SAMPLES = {**QUICK, "steps": 900, "checkpoint_interval": 3, "resolution": 2
 @pytest.fixture
 def long_grace(worker_settings: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A stop grace far beyond the cancel deadline: only a cancel that needs no grace passes."""
-    from tests.api.conftest import reset_caches
-
     monkeypatch.setenv("SANACLOUD_STOP_GRACE_S", "120")
     reset_caches()
     yield

@@ -5,7 +5,6 @@ start cold again; bad requests are refused with nothing stored."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,26 +24,15 @@ from sanacloud.model.train.lora import add_lora, export_lora
 from sanacloud.model.train.spec import LoraSpec
 from sanacloud.platform import queues
 from sanacloud.platform.db.base import utcnow
-from sanacloud.platform.db.models import Checkpoint, Endpoint, Generation, GpuPool, Job, Model
+from sanacloud.platform.db.models import Endpoint, Generation, Model
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.serving import generations
 from sanacloud.platform.serving.states import EndpointStatus
 from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import get_object_store
-from tests.api.conftest import TenantCtx
-from tests.workers.test_training_task import fetch
-
-PROMPT = "a red circle on a blue background"
-
-
-@pytest.fixture
-def cache() -> Iterator[Any]:
-    """A fresh model cache for each test (the worker process keeps one for its lifetime)."""
-    from sanacloud.workers.inference.task import model_cache
-
-    model_cache.cache_clear()
-    yield model_cache()
-    model_cache.cache_clear()
+from tests.helpers.api import fetch, lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
+from tests.helpers.serving import PROMPT, finished_job_checkpoint, pixels, promoted_endpoint, serve
 
 
 def lora_file(folder: Path, seed: int) -> Path:
@@ -54,25 +42,6 @@ def lora_file(folder: Path, seed: int) -> Path:
     for param in add_lora(sana.transformer, LoraSpec(rank=4)):
         param.data.normal_(0, 0.05)
     return export_lora(sana.transformer, folder)
-
-
-def finished_job_checkpoint(tenant: TenantCtx, job_type: str, files: dict[str, bytes]) -> str:
-    """A finished job of the tenant on sana-tiny with one checkpoint holding `files` (name: bytes)."""
-    with session_scope() as session:
-        base = session.scalars(select(Model).where(Model.name == "sana-tiny")).one()
-        pool = session.scalars(select(GpuPool)).first()
-        assert pool is not None
-        job = Job(tenant_id=tenant.id, name="j", type=job_type, status="succeeded", base_model_id=base.id,
-                  pool_id=pool.id, requested={}, hyperparameters={})
-        session.add(job)
-        session.flush()
-        prefix = f"tenants/{tenant.id}/jobs/{job.id}/checkpoints/step-000010/"
-        for name, data in files.items():
-            get_object_store().put_bytes(prefix + name, data)
-        checkpoint = Checkpoint(job_id=job.id, tenant_id=tenant.id, step=10, object_prefix=prefix, metrics={})
-        session.add(checkpoint)
-        session.flush()
-        return checkpoint.id
 
 
 def lora_checkpoint(tenant: TenantCtx, folder: Path, seed: int) -> str:
@@ -92,32 +61,6 @@ def full_checkpoint(tenant: TenantCtx, folder: Path) -> tuple[str, Path]:
     sana.transformer.save_pretrained(transformer, safe_serialization=True)
     files = {f"transformer/{path.name}": path.read_bytes() for path in transformer.iterdir()}
     return finished_job_checkpoint(tenant, "full", {**files, "trainer.pt": b"not served"}), transformer
-
-
-def promoted_endpoint(client: TestClient, tenant: TenantCtx, checkpoint_id: str, **settings: Any) -> str:
-    model = client.post(f"/v1/checkpoints/{checkpoint_id}/promote", json={"name": "mine"}, headers=tenant.headers)
-    assert model.status_code == 201, model.text
-    endpoint = client.post("/v1/endpoints", json={"name": "ep", "model": model.json()["id"], **settings},
-                           headers=tenant.headers)
-    assert endpoint.status_code == 201 and endpoint.json()["status"] == "cold", endpoint.text
-    return str(endpoint.json()["id"])
-
-
-def serve(client: TestClient, tenant: TenantCtx, endpoint_id: str, **body: Any) -> dict[str, Any]:
-    """Ask without waiting, run the worker's task here, then read the finished generation."""
-    from sanacloud.workers.inference.task import generate as task
-
-    asked = client.post(f"/v1/endpoints/{endpoint_id}/generate", json={"prompt": PROMPT, "wait": False, **body},
-                        headers=tenant.headers)
-    assert asked.status_code == 202 and asked.json()["status"] == "pending", asked.text
-    assert task(asked.json()["id"]) is not None
-    done: dict[str, Any] = client.get(f"/v1/generations/{asked.json()['id']}", headers=tenant.headers).json()
-    assert done["status"] == "succeeded", done
-    return done
-
-
-def pixels(client: TestClient, url: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(fetch(client, url))).convert("RGB"), dtype=int)
 
 
 def alone(adapter: Path | None, seed: int) -> np.ndarray:
@@ -304,8 +247,6 @@ def test_rate_limit_refuses_with_retry_after(client: TestClient, tenant: TenantC
 
 
 def test_serving_counts_against_the_gpu_quota(client: TestClient, make_tenant, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.helpers import lora_job, ready_dataset, submit
-
     tenant = make_tenant("acme", nominal_gpus=1)
     base = client.post("/v1/endpoints", json={"name": "base", "model": "sana-tiny"}, headers=tenant.headers).json()
     model = client.post(f"/v1/checkpoints/{lora_checkpoint(tenant, tmp_path, seed=1)}/promote", json={"name": "m"},

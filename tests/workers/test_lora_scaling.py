@@ -28,15 +28,9 @@ from sanacloud.model.tiny.judge import judge
 from sanacloud.model.tiny.shapes import write_dataset
 from sanacloud.model.train import checkpoints
 from sanacloud.model.train.lora import WEIGHTS_NAME
-from tests.api.conftest import TenantCtx
-from tests.model.conftest import make_spec, run_trainer
-from tests.workers.test_inference import (
-    cache,  # noqa: F401  (a fixture)
-    finished_job_checkpoint,
-    pixels,
-    promoted_endpoint,
-    serve,
-)
+from tests.helpers.backends import TenantCtx
+from tests.helpers.serving import finished_job_checkpoint, pixels, promoted_endpoint, serve
+from tests.helpers.trainer import make_spec, run_trainer
 
 PROMPT = "a pink circle on a blue background"
 SEED, STEPS, GUIDANCE = 0, 20, 4.5

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from sanacloud.platform import accounts
 from sanacloud.platform.db.session import session_scope
-from tests.api.helpers import lora_job, ready_dataset, submit
-from tests.deadlines import scaled, wait_until
-from tests.workers.test_training_task import QUICK, events, get_job, run_task
+from tests.helpers.api import events, get_job, lora_job, ready_dataset, submit
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.workers import QUICK, run_task
 
 
 @pytest.mark.slow

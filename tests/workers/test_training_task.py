@@ -4,39 +4,13 @@ does nothing; a tampered dataset fails the job with the reason (cancel: test_can
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from sanacloud.platform.storage import get_object_store
-from tests.api.conftest import TenantCtx
-from tests.api.helpers import lora_job, ready_dataset, submit
-from tests.deadlines import scaled
-
-QUICK = {"steps": 6, "checkpoint_interval": 3, "batch_size": 2, "resolution": 64,
-         "validation_prompts": ["a red square"]}
-
-
-def run_task(job_id: str, attempt: int = 1) -> str | None:
-    from sanacloud.workers.training.task import run
-
-    return run(job_id, attempt)  # type: ignore[no-any-return]
-
-
-def fetch(client: TestClient, url: str) -> bytes:
-    if url.startswith("http://testserver"):
-        return client.get(url.removeprefix("http://testserver")).content
-    return httpx.get(url, timeout=scaled(30)).content
-
-
-def get_job(client: TestClient, tenant: TenantCtx, job_id: str) -> dict[str, Any]:
-    return client.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()  # type: ignore[no-any-return]
-
-
-def events(client: TestClient, tenant: TenantCtx, job_id: str) -> list[dict[str, Any]]:
-    return client.get(f"/v1/jobs/{job_id}/events?limit=1000", headers=tenant.headers).json()["items"]  # type: ignore[no-any-return]
+from tests.helpers.api import events, fetch, get_job, lora_job, ready_dataset, submit
+from tests.helpers.backends import TenantCtx
+from tests.helpers.workers import QUICK, run_task
 
 
 @pytest.mark.usefixtures("worker_settings")

@@ -1,5 +1,6 @@
-"""A randomly initialised sana-tiny saved as a diffusers folder, and a small captioned image set:
-enough to exercise the trainer's mechanics in seconds (quality is tested with the shipped weights)."""
+"""The trainer run as its command (`python -m sanacloud.model.train`), and what it trains in tests: a
+randomly initialised sana-tiny saved as a diffusers folder and a small captioned image set, enough
+to exercise the trainer's mechanics in seconds (quality is tested with the shipped weights)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Worker tests run against the same two backends as the API tests (their fixtures, reused)."""
+"""The training task run in the test process, as a worker runs it, against the same two backends as
+the API tests."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.conftest import (  # noqa: F401  (fixtures)
-    admin_headers,
-    backend,
-    client,
-    configured,
-    make_tenant,
-    reset_caches,
-    tenant,
-)
-from tests.deadlines import scaled
+from tests.helpers.backends import reset_caches
+from tests.helpers.deadlines import scaled
+
+QUICK = {"steps": 6, "checkpoint_interval": 3, "batch_size": 2, "resolution": 64,
+         "validation_prompts": ["a red square"]}
+
+
+def run_task(job_id: str, attempt: int = 1) -> str | None:
+    from sanacloud.workers.training.task import run
+
+    return run(job_id, attempt)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.deadlines import Deadline, scaled, wait_until
+from tests.helpers.deadlines import Deadline, scaled, wait_until
 
 SANACLOUD = str(Path(sys.executable).with_name("sanacloud"))
 UP_BANNER_END = "Ctrl-C stops it."  # the last line `sanacloud up` prints once everything is up

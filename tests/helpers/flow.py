@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.deadlines import scaled, wait_until
-from tests.images import captioned_zip
+from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.images import captioned_zip
 
 ENDED = ("succeeded", "failed", "cancelled")
 
@@ -78,7 +78,9 @@ def train_lora_to_success(url: str, api_key: str, dataset_id: str, timeout_s: fl
             "steps": 6, "checkpoint_interval": 3, "batch_size": 2, "resolution": 64,
             "validation_prompts": ["a red square"]}}
         job = wait_for_status(http, http.post("/v1/jobs", json=body).json()["id"], "succeeded", timeout_s)
-        assert job["started_at"] is not None
+        assert job["step"] == 6 and job["error"] is None, job
+        events = http.get(f"/v1/jobs/{job['id']}/events", params={"type": "status"}).json()["items"]
+        assert [e["payload"]["to"] for e in events] == ["queued", "admitted", "running", "succeeded"], events
         checkpoints = http.get(f"/v1/jobs/{job['id']}/checkpoints").json()
         assert [c["step"] for c in checkpoints] == [3, 6]
         sample = httpx.get(checkpoints[-1]["sample_urls"][0], timeout=scaled(30))

@@ -8,9 +8,9 @@ import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.conftest import free_port
-from tests.deadlines import scaled
-from tests.e2e.processes import SANACLOUD, running, wait_healthy
+from tests.helpers.deadlines import scaled
+from tests.helpers.processes import SANACLOUD, running, wait_healthy
+from tests.helpers.services import free_port
 
 SECRET_KEY = "a-cluster-secret-of-more-than-thirty-two-characters"
 
