@@ -8,6 +8,7 @@ a busy pool neither delays the answer nor is made busier by it.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, pool, text
@@ -35,7 +36,11 @@ def _broker(settings: Settings) -> None:
 
     from sanacloud.platform.queues import celery_config
 
-    config = celery_config(settings)
+    config = celery_config(settings)  # for the filesystem transport, this makes (or finds) its folders
+    if settings.effective_broker_url.startswith("filesystem://"):
+        if not os.access(settings.broker_dir / "queue", os.W_OK):
+            raise PermissionError("the broker folder is not writable")
+        return
     with Connection(config["broker_url"], transport_options=config["broker_transport_options"],  # type: ignore[no-untyped-call]
                     connect_timeout=CHECK_TIMEOUT_S) as connection:
         connection.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_S)

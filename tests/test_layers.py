@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deadlines import scaled
+from tests.helpers.deadlines import scaled
 
 ROOT = Path(__file__).resolve().parents[1]
 # What of `model` the platform may import: data with no torch behind it.
