@@ -10,7 +10,7 @@ from pathlib import Path
 
 from setuptools import setup
 
-CODE_FOLDERS = ("platform", "api", "workers", "model", "cli", "migrations")
+CODE_FOLDERS = ("platform", "api", "workers", "model", "cli", "client", "migrations")
 
 
 def packages() -> list[str]:

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=.mypy_tree/sanacloud
 rm -rf .mypy_tree && mkdir -p "$tree"
-for part in platform api workers model cli; do ln -s "../../$part" "$tree/$part"; done
+for part in platform api workers model cli client; do ln -s "../../$part" "$tree/$part"; done
 MYPYPATH=.mypy_tree .venv/bin/mypy --explicit-package-bases --namespace-packages -p sanacloud
