@@ -40,7 +40,7 @@ def create_tenant(name: Annotated[str, typer.Argument(help=accounts.NAME_RULE)],
                   data_dir: DataDirOption = None) -> None:
     """Create a tenant and print its id."""
     with platform_session(data_dir) as session:
-        tenant = accounts.create_tenant(session, name=name, fair_share_weight=weight)
+        tenant = accounts.admin_create_tenant(session, actor_key_id=None, name=name, fair_share_weight=weight)
     typer.echo(tenant.id)
 
 
@@ -57,11 +57,12 @@ def create_key(
     if platform_admin == (tenant is not None) or (tenant is not None and not email):
         raise fail("give --platform-admin, or --tenant with --email", code=2)
     with platform_session(data_dir) as session:
-        member = None
-        if tenant is not None:
+        if tenant is None:
+            _key, plaintext = accounts.admin_create_platform_key(session, actor_key_id=None, name=name)
+        else:
             found = accounts.find_tenant(session, id_or_name=tenant)
-            member = accounts.ensure_member(session, tenant_id=found.id, email=email, role=role)
-        _key, plaintext = accounts.issue_key(session, name=name, member=member)
+            _key, plaintext = accounts.admin_create_member_key(session, actor_key_id=None, tenant_id=found.id,
+                                                               email=email, role=role, name=name)
     typer.echo(plaintext)
 
 

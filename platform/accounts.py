@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sanacloud.platform import audit, tenant_caps
+from sanacloud.platform import admin_bounds, audit, tenant_caps
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import ApiKey, GpuPool, Member, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound, echo
@@ -20,6 +20,8 @@ from sanacloud.platform.security import generate_api_key
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 NAME_RULE = "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
 
+MEMBER_ROLES = (Role.TENANT_ADMIN, Role.MEMBER)
+
 
 def check_name(kind: str, name: str) -> None:
     if not re.fullmatch(NAME_PATTERN, name):
@@ -28,11 +30,21 @@ def check_name(kind: str, name: str) -> None:
 
 def create_tenant(session: Session, *, name: str, fair_share_weight: float = 1.0) -> Tenant:
     check_name("tenant", name)
+    admin_bounds.FAIR_SHARE_WEIGHT.check(fair_share_weight)
     if session.scalar(select(Tenant.id).where(Tenant.name == name)):
         raise Conflict(f"a tenant named {name!r} already exists")
     tenant = Tenant(name=name, fair_share_weight=fair_share_weight)
     session.add(tenant)
     session.flush()
+    return tenant
+
+
+def admin_create_tenant(session: Session, *, actor_key_id: str | None, name: str,
+                        fair_share_weight: float = 1.0) -> Tenant:
+    """An admin creates a tenant: audited."""
+    tenant = create_tenant(session, name=name, fair_share_weight=fair_share_weight)
+    audit.record(session, actor_key_id=actor_key_id, tenant_id=tenant.id, action="tenant.create", target_type="tenant",
+                 target_id=tenant.id, details={"name": name, "fair_share_weight": fair_share_weight})
     return tenant
 
 
@@ -52,6 +64,9 @@ def find_tenant(session: Session, *, id_or_name: str) -> Tenant:
 
 def ensure_member(session: Session, *, tenant_id: str, email: str, role: Role) -> Member:
     """The tenant's member with this email, created with `role` if new."""
+    if role not in MEMBER_ROLES:
+        raise InvalidInput(f"a member's role is {' or '.join(MEMBER_ROLES)}, not {role}; "
+                           "platform admins belong to no tenant")
     member = session.scalar(select(Member).where(Member.tenant_id == tenant_id, Member.email == email))
     if member is None:
         tenant_caps.ensure_room(session, tenant_id=tenant_id, kind=tenant_caps.Kind.MEMBERS)
@@ -80,6 +95,28 @@ def issue_key(session: Session, *, name: str, member: Member | None = None) -> t
     return key, new.plaintext
 
 
+def admin_create_member_key(session: Session, *, actor_key_id: str | None, tenant_id: str, email: str, role: Role,
+                            name: str) -> tuple[ApiKey, str]:
+    """An admin issues a key to a tenant's member, added with `role` if new: audited. A member who
+    holds another role is refused rather than given a key of a role nobody asked for."""
+    get_tenant(session, tenant_id=tenant_id)
+    member = ensure_member(session, tenant_id=tenant_id, email=email, role=role)
+    if member.role != role:
+        raise Conflict(f"{email} is already a {member.role} of this tenant; ask for that role or change it")
+    key, plaintext = issue_key(session, name=name, member=member)
+    audit.record(session, actor_key_id=actor_key_id, tenant_id=tenant_id, action="key.create",
+                 target_type="api_key", target_id=key.id, details={"email": email, "role": role.value})
+    return key, plaintext
+
+
+def admin_create_platform_key(session: Session, *, actor_key_id: str | None, name: str) -> tuple[ApiKey, str]:
+    """An admin issues a platform-admin key: audited."""
+    key, plaintext = issue_key(session, name=name)
+    audit.record(session, actor_key_id=actor_key_id, tenant_id=None, action="key.create", target_type="api_key",
+                 target_id=key.id, details={"role": Role.PLATFORM_ADMIN.value})
+    return key, plaintext
+
+
 def revoke_keys_of(session: Session, *, member_id: str) -> None:
     for key in session.scalars(select(ApiKey).where(ApiKey.member_id == member_id, ApiKey.revoked_at.is_(None))):
         key.revoked_at = utcnow()
@@ -106,6 +143,9 @@ def ensure_administrable(session: Session, *, tenant_id: str) -> None:
 
 def upsert_pool(session: Session, *, name: str, gpu_type: str, capacity_gpus: int, gpus_per_node: int = 1) -> GpuPool:
     check_name("pool", name)
+    admin_bounds.GPU_TYPE.check(gpu_type)
+    admin_bounds.CAPACITY_GPUS.check(capacity_gpus)
+    admin_bounds.GPUS_PER_NODE.check(gpus_per_node)
     pool = session.scalar(select(GpuPool).where(GpuPool.name == name))
     if pool is None:
         pool = GpuPool(name=name, gpu_type=gpu_type, capacity_gpus=capacity_gpus, gpus_per_node=gpus_per_node)
@@ -151,6 +191,8 @@ def get_pool_by_name(session: Session, *, name: str) -> GpuPool:
 
 def set_quota(session: Session, *, tenant_id: str, pool: GpuPool, nominal_gpus: int,
               borrowing_limit_gpus: int) -> Quota:
+    admin_bounds.NOMINAL_GPUS.check(nominal_gpus)
+    admin_bounds.BORROWING_LIMIT_GPUS.check(borrowing_limit_gpus)
     if nominal_gpus > pool.capacity_gpus:
         raise InvalidInput(f"nominal_gpus {nominal_gpus} exceeds pool {pool.name!r}'s capacity of "
                            f"{pool.capacity_gpus} GPUs")

@@ -1,24 +1,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
 from sanacloud.api.schemas import RequestModel, ResponseModel
+from sanacloud.platform import admin_bounds as bounds
 from sanacloud.platform.accounts import NAME_PATTERN, NAME_RULE
 
 TenantName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 
+def within(allowed: bounds.Range) -> Any:
+    """The platform's range as the schema's constraint, so both refuse the same numbers."""
+    low = {"gt": allowed.low} if allowed.low_excluded else {"ge": allowed.low}
+    return Field(**low, le=allowed.high)
+
+
+def sized(allowed: bounds.Length) -> StringConstraints:
+    return StringConstraints(min_length=allowed.shortest, max_length=allowed.longest)
+
+
+Weight = Annotated[float, within(bounds.FAIR_SHARE_WEIGHT)]
+
+
 class TenantCreate(RequestModel):
     name: TenantName = Field(description=NAME_RULE)
-    fair_share_weight: float = Field(default=1.0, gt=0, le=1000)
+    fair_share_weight: Weight = 1.0
 
 
 class TenantUpdate(RequestModel):
     status: Literal["active", "disabled"] | None = None
-    fair_share_weight: float | None = Field(default=None, gt=0, le=1000)
+    fair_share_weight: Weight | None = None
 
 
 class TenantOut(ResponseModel):
@@ -52,9 +66,9 @@ class KeyCreated(KeyOut):
 
 
 class PoolPut(RequestModel):
-    gpu_type: Annotated[str, StringConstraints(min_length=1, max_length=63)]
-    capacity_gpus: int = Field(ge=0, le=100_000)
-    gpus_per_node: int = Field(default=1, ge=1, le=64)
+    gpu_type: Annotated[str, sized(bounds.GPU_TYPE)]
+    capacity_gpus: Annotated[int, within(bounds.CAPACITY_GPUS)]
+    gpus_per_node: Annotated[int, within(bounds.GPUS_PER_NODE)] = 1
 
 
 class PoolOut(ResponseModel):
@@ -66,8 +80,8 @@ class PoolOut(ResponseModel):
 
 
 class QuotaPut(RequestModel):
-    nominal_gpus: int = Field(ge=0, le=100_000)
-    borrowing_limit_gpus: int = Field(default=0, ge=0, le=100_000)
+    nominal_gpus: Annotated[int, within(bounds.NOMINAL_GPUS)]
+    borrowing_limit_gpus: Annotated[int, within(bounds.BORROWING_LIMIT_GPUS)] = 0
 
 
 class QuotaOut(ResponseModel):

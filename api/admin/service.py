@@ -11,14 +11,12 @@ from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.models import ApiKey, GpuPool, Model, Quota, Role, Tenant
-from sanacloud.platform.errors import Conflict, InvalidInput
+from sanacloud.platform.errors import InvalidInput
 
 
 def create_tenant(session: Session, *, actor: Principal, body: schemas.TenantCreate) -> Tenant:
-    tenant = accounts.create_tenant(session, name=body.name, fair_share_weight=body.fair_share_weight)
-    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant.id, action="tenant.create",
-                 target_type="tenant", target_id=tenant.id, details=body.model_dump())
-    return tenant
+    return accounts.admin_create_tenant(session, actor_key_id=actor.key_id, name=body.name,
+                                        fair_share_weight=body.fair_share_weight)
 
 
 def list_tenants(session: Session, *, params: PageParams) -> tuple[list[Tenant], str | None]:
@@ -37,14 +35,8 @@ def update_tenant(session: Session, *, actor: Principal, tenant_id: str, body: s
 
 
 def create_key(session: Session, *, actor: Principal, tenant_id: str, body: schemas.KeyCreate) -> tuple[ApiKey, str]:
-    accounts.get_tenant(session, tenant_id=tenant_id)
-    member = accounts.ensure_member(session, tenant_id=tenant_id, email=body.email, role=Role(body.role))
-    if member.role != body.role:
-        raise Conflict(f"{body.email} is already a {member.role} of this tenant; ask for that role or change it")
-    key, plaintext = accounts.issue_key(session, name=body.name, member=member)
-    audit.record(session, actor_key_id=actor.key_id, tenant_id=tenant_id, action="key.create",
-                 target_type="api_key", target_id=key.id, details={"email": body.email, "role": body.role})
-    return key, plaintext
+    return accounts.admin_create_member_key(session, actor_key_id=actor.key_id, tenant_id=tenant_id,
+                                            email=body.email, role=Role(body.role), name=body.name)
 
 
 def list_pools(session: Session) -> list[GpuPool]:

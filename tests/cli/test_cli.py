@@ -122,7 +122,8 @@ def test_set_pool_and_set_quota_are_audited_and_admit_what_now_fits(data_dir: Pa
     invoke("admin", "set-pool", "h100", "--gpu-type", "h100", "--capacity", "2")
     assert job_statuses(*jobs) == ["admitted", "admitted"]
     with session_scope() as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(["pool.put", "quota.put"]))
+                                  .order_by(AuditEntry.id)).all()
         quota_id = session.scalars(select(Quota.id)).one()
     assert [(e.action, e.target_id, e.tenant_id, e.actor_key_id) for e in entries] == [
         ("pool.put", pool_id, None, None), ("quota.put", quota_id, tenant_id, None), ("pool.put", pool_id, None, None)]
@@ -130,9 +131,42 @@ def test_set_pool_and_set_quota_are_audited_and_admit_what_now_fits(data_dir: Pa
     assert entries[2].details == {"gpu_type": "h100", "capacity_gpus": 2, "gpus_per_node": 1}
 
 
+def test_create_tenant_and_create_key_are_audited_as_the_admin_api_audits_them(data_dir: Path) -> None:
+    invoke("migrate")
+    tenant_id = invoke("admin", "create-tenant", "acme", "--weight", "2")
+    key = invoke("admin", "create-key", "--tenant", "acme", "--email", "ops@acme.example.com", "--role", "tenant_admin")
+    admin_key = invoke("admin", "create-key", "--platform-admin")
+    refused = run("admin", "create-key", "--tenant", "acme", "--email", "ops@acme.example.com")  # --role member
+    assert refused.exit_code == 1 and "ops@acme.example.com is already a tenant_admin" in refused.stderr, refused.output
+    with session_scope() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        key_ids = {row.key_hash: row.id for row in session.scalars(select(ApiKey))}
+    assert [(e.action, e.target_id, e.tenant_id, e.actor_key_id, e.details) for e in entries] == [
+        ("tenant.create", tenant_id, tenant_id, None, {"name": "acme", "fair_share_weight": 2.0}),
+        ("key.create", key_ids[hash_api_key(key)], tenant_id, None,
+         {"email": "ops@acme.example.com", "role": "tenant_admin"}),
+        ("key.create", key_ids[hash_api_key(admin_key)], None, None, {"role": "platform_admin"})]
+    assert len(key_ids) == 2  # the refused key was not issued
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (("admin", "create-tenant", "acme"), "already exists"),
     (("admin", "create-tenant", "Acme Corp"), "lowercase letters, digits and '-'"),
+    (("admin", "create-tenant", "zero", "--weight", "0"), "fair-share weight must be greater than 0 and at most 1,000"),
+    (("admin", "create-tenant", "heavy", "--weight", "1000.5"), "not 1000.5"),
+    (("admin", "create-tenant", "odd", "--weight", "nan"), "fair-share weight must be greater than 0"),
+    (("admin", "set-pool", "a100", "--gpu-type", "a100", "--capacity", "-1"), "GPU capacity must be at least 0"),
+    (("admin", "set-pool", "a100", "--gpu-type", "a100", "--capacity", "100001"), "at most 100,000, not 100001"),
+    (("admin", "set-pool", "a100", "--gpu-type", "a100", "--capacity", "8", "--gpus-per-node", "0"),
+     "GPUs per node must be at least 1 and at most 64, not 0"),
+    (("admin", "set-pool", "a100", "--gpu-type", "a100", "--capacity", "8", "--gpus-per-node", "65"), "not 65"),
+    (("admin", "set-pool", "a100", "--gpu-type", "", "--capacity", "8"), "GPU type must be 1 to 63 characters"),
+    (("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "-1"),
+     "nominal GPUs must be at least 0"),
+    (("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "1", "--borrow", "-1"),
+     "borrowing limit must be at least 0"),
+    (("admin", "create-key", "--tenant", "acme", "--email", "x@acme.example.com", "--role", "platform_admin"),
+     "platform admins belong to no tenant"),
     (("admin", "set-quota", "--tenant", "nobody", "--pool", "h100", "--nominal", "1"), "does not exist"),
     (("admin", "set-quota", "--tenant", "acme", "--pool", "h100", "--nominal", "99"), "capacity"),
     (("admin", "create-key", "--tenant", "acme"), "--email"),
