@@ -29,7 +29,7 @@ from sanacloud.platform import queues
 from sanacloud.platform.db import migrate
 from sanacloud.platform.db.models import GpuPool, Job, Model, Quota, Tenant
 from sanacloud.platform.db.session import make_engine
-from sanacloud.platform.jobs.states import JobStatus
+from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import admission, policy
 from sanacloud.platform.serving.generations import warm_gpus
 

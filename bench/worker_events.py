@@ -42,7 +42,7 @@ def through_worker(n: int, data_dir: Path) -> float:
     from sanacloud.platform.db.models import Dataset, GpuPool, Job, JobEvent, Model, Tenant
     from sanacloud.platform.db.session import session_scope
     from sanacloud.platform.jobs import lifecycle
-    from sanacloud.platform.jobs.states import JobStatus
+    from sanacloud.platform.jobs.status import JobStatus
     from sanacloud.platform.settings import get_settings
     from sanacloud.platform.storage import get_object_store
     from sanacloud.workers.training.child import TrainerProcess

@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sanacloud.platform.db.models import ApiKey, Dataset, Endpoint, Job, Member
 from sanacloud.platform.db.scoped import lock_tenant
 from sanacloud.platform.errors import Conflict
-from sanacloud.platform.jobs.states import TERMINAL
+from sanacloud.platform.jobs.status import TERMINAL
 from sanacloud.platform.settings import Settings, get_settings
 
 

@@ -19,7 +19,7 @@ from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetFile, Job
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
-from sanacloud.platform.jobs.states import TERMINAL
+from sanacloud.platform.jobs.status import TERMINAL
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore, keys
 

@@ -9,7 +9,7 @@ from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.jobs import schemas, service
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
-from sanacloud.platform.jobs.states import JobStatus
+from sanacloud.platform.jobs.status import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTHENTICATED)
 

@@ -16,7 +16,8 @@ from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPo
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput
 from sanacloud.platform.jobs import lifecycle, retention
-from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
+from sanacloud.platform.jobs.states import transition
+from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.scheduler import room
 from sanacloud.platform.scheduler.admission import schedule_pool
 from sanacloud.platform.scheduler.policy import WaitKind

@@ -14,7 +14,7 @@ from sanacloud.platform import tenant_caps
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import GpuPool, Job, Quota, Tenant
 from sanacloud.platform.errors import InvalidInput
-from sanacloud.platform.jobs.states import JobStatus
+from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler.holders import GpuHolder, gpu_holders
 from sanacloud.platform.scheduler.usage import report
 

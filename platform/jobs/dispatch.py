@@ -22,7 +22,7 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs.states import JobStatus
+from sanacloud.platform.jobs.status import JobStatus
 
 log = logging.getLogger(__name__)
 SEND_GRACE = timedelta(seconds=10)  # a send that just committed may still be on its way

@@ -20,7 +20,8 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.errors import Conflict, NotFound
-from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
+from sanacloud.platform.jobs.states import transition
+from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
 

@@ -1,50 +1,18 @@
 """The job state machine: the one place where a job's status changes, each change an event.
 
-validating → queued → admitted → running → succeeded | failed | cancelled,
-with preempted → queued and paused. A transition not listed here is a bug and raises.
+The moves are the table in `status.py`; a transition not listed there is a bug and raises.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Job, JobEvent
-from sanacloud.platform.transitions import IllegalTransition, allowed
-
-
-class JobStatus(StrEnum):
-    VALIDATING = "validating"
-    QUEUED = "queued"
-    ADMITTED = "admitted"
-    RUNNING = "running"
-    PAUSED = "paused"
-    PREEMPTED = "preempted"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-S = JobStatus
-TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
-ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    S.VALIDATING: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.QUEUED: frozenset({S.ADMITTED, S.PAUSED, S.FAILED, S.CANCELLED}),
-    S.ADMITTED: frozenset({S.RUNNING, S.QUEUED, S.PREEMPTED, S.FAILED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.PREEMPTED, S.PAUSED, S.QUEUED}),
-    S.PREEMPTED: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
-    S.PAUSED: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
-    S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-
-
-def can_transition(current: str, target: JobStatus) -> bool:
-    return allowed(ALLOWED, current, target)
+from sanacloud.platform.jobs.status import TERMINAL, JobStatus, can_transition
+from sanacloud.platform.transitions import IllegalTransition
 
 
 def transition(session: Session, job: Job, target: JobStatus, *, reason: str = "",

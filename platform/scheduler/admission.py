@@ -23,7 +23,8 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
 from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.dispatch import dispatch_after_commit
-from sanacloud.platform.jobs.states import JobStatus, transition
+from sanacloud.platform.jobs.states import transition
+from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.usage import recent_usage
 from sanacloud.platform.scheduler.waiting import record_waits

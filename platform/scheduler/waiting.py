@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent
-from sanacloud.platform.jobs.states import JobStatus
+from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.serving.generations import WarmEndpoint, WarmModel
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, DatasetFile, Generation, Job, Model
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs.states import TERMINAL
+from sanacloud.platform.jobs.status import TERMINAL
 from sanacloud.platform.serving.states import GENERATION_ENDED
 from sanacloud.platform.storage import keys
 from sanacloud.platform.storage.base import ObjectInfo, ObjectStore

@@ -1,4 +1,4 @@
-"""The job state machine (platform/jobs/states.py) as a table: every status has its row, a job
+"""The job state machine (platform/jobs/status.py, states.py) as a table: every status has its row, a job
 runs only once admitted and succeeds only after it ran, every unfinished job can be cancelled or
 failed, a finished one never changes; and `transition` applies exactly that table, each change a
 status event, every other change refused with the job left as it was."""
@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import Job
-from sanacloud.platform.jobs.states import ALLOWED, TERMINAL, IllegalTransition, JobStatus, can_transition, transition
+from sanacloud.platform.jobs.states import transition
+from sanacloud.platform.jobs.status import ALLOWED, TERMINAL, JobStatus, can_transition
+from sanacloud.platform.transitions import IllegalTransition
 
 S = JobStatus
 PAIRS = list(itertools.product(S, S))
@@ -88,3 +90,17 @@ def test_a_job_keeps_the_time_it_first_started() -> None:
         for status in (S.QUEUED, S.ADMITTED, S.RUNNING, S.SUCCEEDED):
             transition(session, job, status)
     assert job.started_at == first_start and job.finished_at is not None and job.finished_at > first_start
+
+
+def test_a_job_takes_only_a_status_of_the_state_machine() -> None:
+    with pytest.raises(ValueError, match="'queue' is not a valid JobStatus"):
+        job_in(S.QUEUED).status = "queue"  # a typo would otherwise be stored and strand the job
+    assert job_in(S.QUEUED).status is S.QUEUED  # what is compared as the enum, from a plain string too
+
+
+@pytest.mark.parametrize("status", list(S))
+def test_only_a_queued_job_keeps_its_wait_reason(status: JobStatus) -> None:
+    job = job_in(S.QUEUED)
+    job.wait_reason, job.wait_kind = "the pool is full", "capacity"
+    job.status = status
+    assert (job.wait_reason is not None) == (status is S.QUEUED) == (job.wait_kind is not None)

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import Endpoint, Generation, Job
-from sanacloud.platform.jobs.states import TERMINAL, JobStatus, transition
+from sanacloud.platform.jobs.states import transition
+from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.serving.states import (
     GENERATION_ENDED,
     EndpointStatus,

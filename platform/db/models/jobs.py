@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from sanacloud.platform.db.base import Base, created_at_column, id_column
+from sanacloud.platform.jobs.status import JobStatus
 
 
 class Job(Base):
@@ -51,11 +52,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
     @validates("status")
-    def _forget_wait_reason(self, _key: str, status: str) -> str:
-        """Only a queued job waits: leaving the queue drops the reason."""
-        if status != "queued":
+    def _known_status(self, _key: str, status: str) -> JobStatus:
+        """A status of the state machine (any other raises ValueError); and only a queued job
+        waits: leaving the queue drops the reason."""
+        known = JobStatus(status)
+        if known is not JobStatus.QUEUED:
             self.wait_reason = self.wait_kind = None
-        return status
+        return known
 
 
 class JobEvent(Base):
