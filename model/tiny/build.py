@@ -27,6 +27,7 @@ from sanacloud.model.tiny import MODEL_CARD, WEIGHTS
 from sanacloud.model.tiny.autoencoder import latent_scale, train_autoencoder
 from sanacloud.model.tiny.config import SPEC, fresh
 from sanacloud.model.tiny.shapes import write_dataset
+from sanacloud.model.train.checkpoint_layout import TRANSFORMER_DIR
 from sanacloud.model.train.loop import run
 from sanacloud.model.train.spec import TrainSpec
 
@@ -67,7 +68,7 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
                      caption_dropout=0.1, seed=recipe.seed, log_every=50, checkpoint_interval=recipe.dit_steps // 10,
                      validation_prompts=["a red circle on a blue background", "a yellow square on a black background"])
     run(spec)
-    trained = SanaTransformer2DModel.from_pretrained(_final_checkpoint(spec.output_dir) / "transformer")
+    trained = SanaTransformer2DModel.from_pretrained(_final_checkpoint(spec.output_dir) / TRANSFORMER_DIR)
     sana.transformer = trained.to(torch.float32)
     card = out / MODEL_CARD
     kept_card = card.read_text() if card.exists() else None  # written by hand: re-measure its numbers

@@ -8,19 +8,18 @@ LoRA or transformer, and sample images).
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
-PATTERN = re.compile(r"^step-(\d{6,})$")
+from sanacloud.model.train import checkpoint_layout as layout
 
 
 def checkpoints_dir(output_dir: Path) -> Path:
-    return output_dir / "checkpoints"
+    return output_dir / layout.CHECKPOINTS_DIR
 
 
 def folder_for(output_dir: Path, step: int) -> Path:
-    return checkpoints_dir(output_dir) / f"step-{step:06d}"
+    return checkpoints_dir(output_dir) / layout.step_folder(step)
 
 
 def staging_for(output_dir: Path, step: int) -> Path:
@@ -40,7 +39,7 @@ def publish(staging: Path) -> Path:
 def completed(output_dir: Path) -> list[tuple[int, Path]]:
     """(step, folder) of every complete checkpoint, oldest first."""
     root = checkpoints_dir(output_dir)
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := PATTERN.match(p.name)) and p.is_dir()] \
+    found = [(step, p) for p in root.iterdir() if (step := layout.step_of(p.name)) is not None and p.is_dir()] \
         if root.is_dir() else []
     return sorted(found)
 

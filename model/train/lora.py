@@ -21,10 +21,10 @@ from peft import LoraConfig
 from peft.tuners.lora import LoraLayer
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 
+from sanacloud.model.train.checkpoint_layout import LORA_WEIGHTS
 from sanacloud.model.train.spec import LoraSpec
 
 ADAPTER = "default"
-WEIGHTS_NAME = "pytorch_lora_weights.safetensors"
 
 
 def add_lora(transformer: SanaTransformer2DModel, spec: LoraSpec) -> list[torch.nn.Parameter]:
@@ -58,10 +58,10 @@ def load_lora_state_dict(transformer: SanaTransformer2DModel, state: dict[str, t
 
 def export_lora(transformer: SanaTransformer2DModel, folder: Path) -> Path:
     """Write `folder/pytorch_lora_weights.safetensors` in the format SanaPipeline loads, at scale 1."""
-    SanaPipeline.save_lora_weights(folder, transformer_lora_layers=_scale_folded(transformer),
+    SanaPipeline.save_lora_weights(folder, weight_name=LORA_WEIGHTS, transformer_lora_layers=_scale_folded(transformer),
                                    transformer_lora_adapter_metadata=_unit_scale_metadata(transformer),
                                    safe_serialization=True)
-    return folder / WEIGHTS_NAME
+    return folder / LORA_WEIGHTS
 
 
 def _scale_folded(transformer: SanaTransformer2DModel) -> dict[str, torch.Tensor]:

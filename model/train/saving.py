@@ -13,14 +13,13 @@ import torch.distributed as dist
 from sanacloud.model.components import Sana
 from sanacloud.model.data.training import TrainingData
 from sanacloud.model.sampling.generate import generate, make_pipeline
+from sanacloud.model.train import checkpoint_layout as layout
 from sanacloud.model.train import checkpoints
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.engine import Engine
 from sanacloud.model.train.events import emit, is_main_process
 from sanacloud.model.train.lora import export_lora, load_lora_state_dict, lora_state_dict
 from sanacloud.model.train.spec import TrainSpec
-
-TRANSFORMER_DIR = "transformer"
 
 
 def _rank() -> int:
@@ -45,18 +44,18 @@ def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingD
     with ema.swapped() if ema else nullcontext(), _gathered(engine):
         if is_main_process():
             _export(spec, sana, staging)
-            samples = _samples(spec, sana, staging / "samples", step) if with_samples else []
+            samples = _samples(spec, sana, staging / layout.SAMPLES_DIR, step) if with_samples else []
     if is_main_process():
         # The live adapter, for resume: the export above holds the EMA weights when EMA is on.
         live = lora_state_dict(sana.transformer) if spec.type == "lora" else None
         torch.save({"step": step, "loss": loss, "data": data.state_dict(), "lora": live,
-                    "ema": ema.state_dict() if ema else None}, staging / "trainer.pt")
+                    "ema": ema.state_dict() if ema else None}, staging / layout.TRAINER_STATE)
     _barrier()
     if is_main_process():
         final = checkpoints.publish(staging)
         pruned = checkpoints.prune(spec.output_dir, spec.keep_checkpoints)
         emit("checkpoint", step=step, path=str(final), loss=round(loss, 6),
-             samples=[str(final / "samples" / name) for name in samples], pruned=pruned)
+             samples=[str(final / layout.SAMPLES_DIR / name) for name in samples], pruned=pruned)
     _barrier()
 
 
@@ -69,7 +68,7 @@ def _export(spec: TrainSpec, sana: Sana, folder: Path) -> None:
     if spec.type == "lora":
         export_lora(sana.transformer, folder)
     else:
-        sana.transformer.save_pretrained(folder / TRANSFORMER_DIR, safe_serialization=True)
+        sana.transformer.save_pretrained(folder / layout.TRANSFORMER_DIR, safe_serialization=True)
 
 
 def _samples(spec: TrainSpec, sana: Sana, folder: Path, step: int) -> list[str]:
@@ -100,7 +99,7 @@ def restore(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema
     if found is None:
         return 0
     step, folder = found
-    trainer = torch.load(folder / "trainer.pt", weights_only=False)
+    trainer = torch.load(folder / layout.TRAINER_STATE, weights_only=False)
     if spec.type == "lora":
         load_lora_state_dict(sana.transformer, trainer["lora"])
     engine.load(folder)

@@ -9,7 +9,8 @@ Every key names its owner, `tenants/<tenant>/<kind>/<id>/...`:
     models/<model>/<path>                            a promoted model's weights: the model
     endpoints/<endpoint>/generations/<gen>/<i>.png   a generated image: the generation
 
-A checkpoint's and a model's files keep their path relative to the folder the trainer wrote.
+A checkpoint's and a model's files keep their path relative to the folder the trainer wrote, whose
+names (`step-<n>`, the exports, samples/) sanacloud.model.train.checkpoint_layout owns.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from sanacloud.model.train import checkpoint_layout as layout
+
 TENANTS = "tenants/"
-SAMPLES_DIR = "samples/"  # a checkpoint's sample images, rendered from the validation prompts
-LORA_FILE = "pytorch_lora_weights.safetensors"  # a LoRA checkpoint's export, as diffusers loads it
-TRANSFORMER_DIR = "transformer/"  # a full fine-tune's export: the transformer's diffusers folder
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9._\-]+$")
 
@@ -60,17 +60,17 @@ def job_prefix(tenant_id: str, job_id: str) -> str:
 
 
 def checkpoint_prefix(tenant_id: str, job_id: str, step: int) -> str:
-    return tenant_key(tenant_id, "jobs", job_id, "checkpoints", f"step-{step:06d}") + "/"
+    return tenant_key(tenant_id, "jobs", job_id, "checkpoints", layout.step_folder(step)) + "/"
 
 
 def is_sample_image(relative: str) -> bool:
     """Whether a checkpoint's file (its path below the checkpoint's prefix) is a sample image."""
-    return relative.startswith(SAMPLES_DIR)
+    return relative.startswith(layout.SAMPLES_DIR + "/")
 
 
 def is_exported_weights(job_type: str, relative: str) -> bool:
     """Whether a checkpoint's file is part of the weights a model serves with."""
-    return relative == LORA_FILE if job_type == "lora" else relative.startswith(TRANSFORMER_DIR)
+    return relative == layout.LORA_WEIGHTS if job_type == "lora" else relative.startswith(layout.TRANSFORMER_DIR + "/")
 
 
 def model_prefix(tenant_id: str, model_id: str) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sanacloud.model.train.checkpoint_layout import LORA_WEIGHTS
 from sanacloud.platform.db.models import Checkpoint
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.retention import prune_checkpoints
-from sanacloud.platform.storage.keys import LORA_FILE
 from tests.helpers.api import new_job
 from tests.helpers.backends import TenantCtx, store
 from tests.helpers.lifecycle import end, record_checkpoints, start
@@ -20,7 +20,7 @@ def finished_job_with_checkpoints(client: TestClient, tenant: TenantCtx, losses:
     job_id = new_job(client, tenant)
     start(job_id)
     for prefix in record_checkpoints(job_id, losses):
-        store().put_bytes(prefix + LORA_FILE, b"lora weights")
+        store().put_bytes(prefix + LORA_WEIGHTS, b"lora weights")
     end(job_id)
     with session_scope() as session:
         ids = session.scalars(select(Checkpoint.id).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step))

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from sanacloud.model.train.checkpoint_layout import LORA_WEIGHTS
 from sanacloud.platform.db.models import (
     ApiKey,
     Checkpoint,
@@ -30,7 +31,6 @@ from sanacloud.platform.db.models import (
     Model,
 )
 from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.storage.keys import LORA_FILE
 from tests.helpers.api import lora_job, ready_dataset
 from tests.helpers.backends import TenantCtx
 from tests.helpers.images import png
@@ -99,7 +99,7 @@ def victim(client: TestClient, make_tenant) -> Victim:  # type: ignore[no-untype
     tenant: TenantCtx = make_tenant("victim")
     dataset_id = ready_dataset(client, tenant, images=1)
     file_id = client.get(f"/v1/datasets/{dataset_id}/files", headers=tenant.headers).json()["items"][0]["id"]
-    checkpoint_id = finished_job_checkpoint(tenant, "lora", {LORA_FILE: b"lora weights"})
+    checkpoint_id = finished_job_checkpoint(tenant, "lora", {LORA_WEIGHTS: b"lora weights"})
 
     def made(path: str, body: dict[str, Any]) -> str:
         response = client.post(path, json=body, headers=tenant.headers)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from sanacloud.model.components import load
 from sanacloud.model.registry import REGISTRY
-from sanacloud.model.train.lora import WEIGHTS_NAME
+from sanacloud.model.train.checkpoint_layout import LORA_WEIGHTS
 from tests.helpers.deadlines import wait_until
 from tests.helpers.trainer import make_spec, of_type, run_trainer
 from tests.helpers.transformer import transformer_output
@@ -47,7 +47,7 @@ def test_lora_run_writes_events_checkpoints_samples_and_a_loadable_export(
     before = transformer_output(base.transformer)
     pipe = SanaPipeline(tokenizer=base.tokenizer, text_encoder=base.text_encoder, vae=base.vae,
                         transformer=base.transformer, scheduler=None)
-    pipe.load_lora_weights(final / WEIGHTS_NAME, adapter_name="trained")
+    pipe.load_lora_weights(final / LORA_WEIGHTS, adapter_name="trained")
     with_lora = transformer_output(base.transformer)
     assert not torch.allclose(before, with_lora, atol=1e-6), "the exported LoRA changed nothing"
     pipe.unload_lora_weights()

@@ -3,8 +3,12 @@ that owns it; and no key part can step outside the tenant's prefix."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from sanacloud.model.train import checkpoint_layout as layout
+from sanacloud.model.train import checkpoints
 from sanacloud.platform.storage import keys
 from sanacloud.platform.storage.keys import Owner, tenant_key, tenant_prefix
 
@@ -13,11 +17,11 @@ CHECKPOINT = keys.checkpoint_prefix(T, JOB, 20)
 
 OWNED_KEYS = [
     (keys.dataset_image(T, DATASET, "file_1", "png"), Owner(T, "dataset", DATASET)),
-    (CHECKPOINT + keys.SAMPLES_DIR + "00.png", Owner(T, "job", JOB)),
-    (CHECKPOINT + keys.LORA_FILE, Owner(T, "job", JOB)),
-    (CHECKPOINT + keys.TRANSFORMER_DIR + "config.json", Owner(T, "job", JOB)),
-    (keys.model_prefix(T, MODEL) + keys.LORA_FILE, Owner(T, "model", MODEL)),
-    (keys.model_prefix(T, MODEL) + keys.TRANSFORMER_DIR + "config.json", Owner(T, "model", MODEL)),
+    (CHECKPOINT + layout.SAMPLES_DIR + "/00.png", Owner(T, "job", JOB)),
+    (CHECKPOINT + layout.LORA_WEIGHTS, Owner(T, "job", JOB)),
+    (CHECKPOINT + layout.TRANSFORMER_DIR + "/config.json", Owner(T, "job", JOB)),
+    (keys.model_prefix(T, MODEL) + layout.LORA_WEIGHTS, Owner(T, "model", MODEL)),
+    (keys.model_prefix(T, MODEL) + layout.TRANSFORMER_DIR + "/config.json", Owner(T, "model", MODEL)),
     (keys.generation_image(T, ENDPOINT, GENERATION, 3), Owner(T, "generation", GENERATION)),
 ]
 
@@ -44,10 +48,19 @@ def test_keys_of_other_shapes_have_no_owner(key: str) -> None:
 
 def test_sample_images_and_exported_weights_are_told_apart() -> None:
     assert keys.is_sample_image("samples/00.png") and not keys.is_sample_image("trainer.pt")
-    assert keys.is_exported_weights("lora", keys.LORA_FILE)
+    assert keys.is_exported_weights("lora", layout.LORA_WEIGHTS)
     assert not keys.is_exported_weights("lora", "trainer.pt")
     assert keys.is_exported_weights("full", "transformer/diffusion_pytorch_model.safetensors")
-    assert not keys.is_exported_weights("full", keys.LORA_FILE)
+    assert not keys.is_exported_weights("full", layout.LORA_WEIGHTS)
+    assert not keys.is_exported_weights("full", "transformer.json") and not keys.is_sample_image("samples.txt")
+
+
+@pytest.mark.parametrize("step", [0, 20, 999_999, 1_234_567])
+def test_a_checkpoint_is_stored_under_the_folder_name_the_trainer_wrote_and_reads_back(step: int) -> None:
+    folder = checkpoints.folder_for(Path("out"), step)
+    assert keys.checkpoint_prefix(T, JOB, step).endswith(f"/checkpoints/{folder.name}/")
+    assert layout.step_of(folder.name) == step
+    assert layout.step_of(folder.name + ".tmp") is None and layout.step_of("step-12") is None
 
 
 def test_tenant_key_builds_the_tenant_prefix() -> None:

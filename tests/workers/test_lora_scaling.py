@@ -27,7 +27,7 @@ from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.judge import judge
 from sanacloud.model.tiny.shapes import write_dataset
 from sanacloud.model.train import checkpoints
-from sanacloud.model.train.lora import WEIGHTS_NAME
+from sanacloud.model.train.checkpoint_layout import LORA_WEIGHTS
 from tests.helpers.backends import TenantCtx
 from tests.helpers.serving import finished_job_checkpoint, pixels, promoted_endpoint, serve
 from tests.helpers.trainer import make_spec, run_trainer
@@ -83,7 +83,7 @@ def test_plain_diffusers_draws_the_checkpoints_sample(trained: dict[Training, Pa
     pipe.load_lora_weights(checkpoint, adapter_name="exported")
     assert max_delta(draw(pipe), sample) <= ROUNDING
     pipe.delete_adapters(["exported"])
-    pipe.load_lora_weights(load_file(checkpoint / WEIGHTS_NAME), adapter_name="no-metadata")
+    pipe.load_lora_weights(load_file(checkpoint / LORA_WEIGHTS), adapter_name="no-metadata")
     assert max_delta(draw(pipe), sample) <= ROUNDING  # a loader that assumes alpha = rank
 
     # Not vacuous: the LoRA draws the pink circle the base cannot, and a wrong scale shows.
@@ -100,7 +100,7 @@ def test_the_endpoint_draws_the_checkpoints_sample(client: TestClient, tenant: T
                                                    trained: dict[Training, Path], rank: int, alpha: float,
                                                    ema: float | None) -> None:
     checkpoint = trained[(rank, alpha, ema)]
-    stored = finished_job_checkpoint(tenant, "lora", {WEIGHTS_NAME: (checkpoint / WEIGHTS_NAME).read_bytes()})
+    stored = finished_job_checkpoint(tenant, "lora", {LORA_WEIGHTS: (checkpoint / LORA_WEIGHTS).read_bytes()})
     endpoint_id = promoted_endpoint(client, tenant, stored)
     done = serve(client, tenant, endpoint_id, prompt=PROMPT, seed=SEED, steps=STEPS, guidance=GUIDANCE,
                  resolution=128, sampler="dpm")

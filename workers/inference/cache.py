@@ -22,6 +22,7 @@ from sanacloud.model.components import DTYPES, Sana, load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.sampling.adapters import Adapters
 from sanacloud.model.sampling.generate import make_pipeline
+from sanacloud.model.train.checkpoint_layout import TRANSFORMER_DIR
 from sanacloud.platform.serving.generations import ServedModel
 from sanacloud.platform.storage import ObjectStore
 from sanacloud.workers.model_files import model_folder
@@ -88,7 +89,7 @@ class ModelCache:
         sana = load(model_folder(served.base_uri, served.base_model_id, self.store, self.work_dir), spec,
                     dtype=dtype, device=device)
         if served.kind == "full":
-            folder = model_folder(served.uri, served.model_id, self.store, self.work_dir) / "transformer"
+            folder = model_folder(served.uri, served.model_id, self.store, self.work_dir) / TRANSFORMER_DIR
             sana.transformer = SanaTransformer2DModel.from_pretrained(folder, torch_dtype=dtype).to(device).eval()
             held = Held(sana)
         else:
