@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from sanacloud.model.imaging import check_displayable, displayed_size, to_display_rgb
 from sanacloud.model.metadata_jsonl import METADATA_NAME, read_metadata
+from sanacloud.model.sidecar_captions import SIDECAR_SUFFIX, read_sidecar, sidecar_stem
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
@@ -51,8 +52,8 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
             continue
         if path.name.lower() == METADATA_NAME:
             metadata.append(path)
-        elif path.suffix.lower() == ".txt":
-            sidecars[name[: -len(path.suffix)]] = path
+        elif path.suffix.lower() == SIDECAR_SUFFIX:
+            sidecars[sidecar_stem(name)] = path
         else:
             others[name] = path
     from_metadata = _metadata_captions(root, metadata, others)
@@ -65,8 +66,8 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
         if name in from_metadata:
             caption = from_metadata[name]
         else:
-            sidecar = sidecars.get(name[: -len(path.suffix)])
-            caption = "" if sidecar is None else _read_sidecar(sidecar)
+            sidecar = sidecars.get(sidecar_stem(name))
+            caption = "" if sidecar is None else _sidecar_caption(sidecar)
         width, height = image_size(path)
         records.append(ImageRecord(path, caption, width, height))
     return records
@@ -96,11 +97,11 @@ def _is_hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in parts)
 
 
-def _read_sidecar(path: Path) -> str:
+def _sidecar_caption(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8-sig").strip()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"caption file {str(path)!r} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        return read_sidecar(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"caption file {str(path)!r}: {exc}") from None
 
 
 def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path]) -> dict[str, str]:

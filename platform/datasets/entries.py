@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sanacloud.model.metadata_jsonl import METADATA_NAME
+from sanacloud.model.sidecar_captions import SIDECAR_SUFFIX
 from sanacloud.platform.datasets.images import image_suffixes
 from sanacloud.platform.datasets.names import folder_of, is_junk, normalise_name, suffix_of
 from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
@@ -46,7 +47,7 @@ class Entry:
         suffix = suffix_of(self.name)
         if posixpath.basename(self.name).lower() == METADATA_NAME:
             return Kind.METADATA
-        if suffix == ".txt":
+        if suffix == SIDECAR_SUFFIX:
             return Kind.CAPTION
         if suffix == ".zip":
             return Kind.ARCHIVE

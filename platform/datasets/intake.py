@@ -15,13 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sanacloud.platform.datasets.captions import (
-    CaptionRejected,
-    MetadataCaption,
-    parse_metadata,
-    read_sidecar,
-    sidecar_stem,
-)
+from sanacloud.model.sidecar_captions import read_sidecar, sidecar_stem
+from sanacloud.platform.datasets.captions import MetadataCaption, parse_metadata
 from sanacloud.platform.datasets.entries import Entry, Kind, Spool, Spooled, list_entries
 from sanacloud.platform.datasets.images import ImageRejected, inspect_image
 from sanacloud.platform.datasets.names import suffix_of
@@ -175,9 +170,9 @@ class _Intake:
         """Read and judge each sidecar once ("a.png" and "a.jpg" share "a.txt"); unreadable means uncaptioned."""
         if sidecar.name not in self.sidecar_text:
             try:
-                text = read_sidecar(sidecar.path.read_bytes())
-            except CaptionRejected as exc:
-                self.rejected.append(Rejection(sidecar.name, exc.reason))
+                text = read_sidecar(sidecar.path.read_bytes()) or None
+            except ValueError as exc:
+                self.rejected.append(Rejection(sidecar.name, str(exc)))
                 text = None
             if text is not None and len(text) > self.limits.max_caption_chars:
                 self.rejected.append(Rejection(sidecar.name, f"{self._too_long()} ({len(text):,})"))

@@ -132,6 +132,28 @@ def test_reads_sidecars_without_metadata(tmp_path: Path) -> None:
     assert [(r.path.name, r.caption) for r in records] == [("two.jpeg", ""), ("one.png", "une légende")]
 
 
+@pytest.mark.parametrize(("data", "message"), [
+    ("café au lait".encode("latin-1"),
+     r"one\.txt': caption is not valid UTF-8 text \(invalid continuation byte at byte 3\); save it as UTF-8"),
+    (b"a\x00cat", r"one\.txt': caption contains a NUL character"),
+])
+def test_a_sidecar_the_upload_intake_would_reject_is_refused_with_its_reason(tmp_path: Path, data: bytes,
+                                                                             message: str) -> None:
+    """The trainer reads sidecars by the intake's rule (sanacloud.model.sidecar_captions), naming the file."""
+    save_image(tmp_path / "one.png", 32, 32)
+    (tmp_path / "one.txt").write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        read_image_folder(tmp_path)
+
+
+def test_a_blank_sidecar_is_no_caption_and_its_case_does_not_matter(tmp_path: Path) -> None:
+    save_image(tmp_path / "one.png", 32, 32)
+    save_image(tmp_path / "two.png", 32, 32)
+    (tmp_path / "one.TXT").write_bytes(b"\xef\xbb\xbf \t\r\n")
+    (tmp_path / "two.Txt").write_bytes(b" two \r\n")
+    assert [r.caption for r in read_image_folder(tmp_path)] == ["", "two"]
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("{not json", r"metadata.jsonl' line 2 is not valid JSON"),
     ('["a.png", "x"]', r"line 2 is not a JSON object"),
