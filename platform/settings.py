@@ -74,8 +74,6 @@ class Settings(BaseSettings):
     # Celery broker: empty means the filesystem transport in the data dir.
     broker_url: str = ""
 
-    k8s_namespace: str = "sanacloud"
-
     # Upload limits.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
     max_json_bytes: int = Field(default=1024**2, gt=0, description="any request body but an upload's")

@@ -25,6 +25,7 @@ import typer
 import yaml
 
 from sanacloud.cli.main import app as cli_app
+from sanacloud.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -221,6 +222,17 @@ def test_secrets_only_come_from_secret_references(rendered: dict[str, list[Obj]]
         assert all("dev" in v for v in values), "dev secrets must be obvious placeholders"
     else:
         assert not secrets, "base and prod expect an existing Secret and must not define one"
+
+
+@pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))
+def test_every_sanacloud_variable_set_is_a_setting(rendered: dict[str, list[Obj]], name: str, compose: Obj) -> None:
+    settings = {f"SANACLOUD_{field.upper()}" for field in Settings.model_fields}
+    objects = rendered[name]
+    named = {env["name"] for workload in workloads(objects)
+             for container in containers(workload["spec"]["template"]["spec"]) for env in container.get("env", [])}
+    named |= {key for config_map in objects if config_map["kind"] == "ConfigMap" for key in config_map.get("data", {})}
+    named |= {key for service in compose["services"].values() for key in service.get("environment", {})}
+    assert {variable for variable in named if variable.startswith("SANACLOUD_")} - settings == set()
 
 
 @pytest.mark.parametrize("name", sorted(KUSTOMIZATIONS))

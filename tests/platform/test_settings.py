@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from sanacloud.platform import tenant_caps
 from sanacloud.platform.settings import Mode, Settings
 
 SANACLOUD = str(Path(sys.executable).with_name("sanacloud"))
+ROOT = Path(__file__).resolve().parents[2]
+CODE_FOLDERS = ("platform", "api", "workers", "cli", "model")
 
 CLUSTER = {"mode": "cluster", "secret_key": "k3Jq9-vXz_0aLpW2mT7rYc4BnE8hGdF1", "s3_secret_key": "a-real-secret",
            "database_url": "postgresql+psycopg://db/sanacloud", "broker_url": "redis://redis:6379/0",
@@ -90,3 +94,11 @@ def test_presigned_urls_carry_the_public_endpoint(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(S3ObjectStore, "ensure_bucket", lambda self: None)  # signing needs no server
     url = urlsplit(make_object_store(settings).presigned_get_url("tenants/t/x.png", 60))
     assert (url.scheme, url.netloc) == ("https", "s3.example.com") and "X-Amz-Signature" in url.query
+
+
+def test_every_setting_is_read_by_the_code() -> None:
+    """A setting nothing reads misleads whoever sets it (as SANACLOUD_K8S_NAMESPACE did)."""
+    code = "\n".join(path.read_text() for folder in CODE_FOLDERS for path in (ROOT / folder).rglob("*.py"))
+    read_as_attribute = {name for name in Settings.model_fields if re.search(rf"\.{name}\b", code)}
+    read_per_kind = {f"max_{kind}_per_tenant" for kind in tenant_caps.Kind}  # tenant_caps.limit
+    assert set(Settings.model_fields) - read_as_attribute - read_per_kind == set()
