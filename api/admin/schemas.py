@@ -14,8 +14,9 @@ TenantName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 def within(allowed: bounds.Range) -> Any:
     """The platform's range as the schema's constraint, so both refuse the same numbers."""
-    low = {"gt": allowed.low} if allowed.low_excluded else {"ge": allowed.low}
-    return Field(**low, le=allowed.high)
+    if allowed.low_excluded:
+        return Field(gt=allowed.low, le=allowed.high)
+    return Field(ge=allowed.low, le=allowed.high)
 
 
 def sized(allowed: bounds.Length) -> StringConstraints:
