@@ -18,7 +18,7 @@ from sanacloud.api.authentication import Authenticate
 from sanacloud.api.datasets.router import router as datasets_router
 from sanacloud.api.endpoints.router import router as endpoints_router
 from sanacloud.api.errors import install_error_handlers
-from sanacloud.api.headers import SecurityHeaders
+from sanacloud.api.headers import ResponseHeaders
 from sanacloud.api.health import router as health_router
 from sanacloud.api.invalid_input import refuse_nul
 from sanacloud.api.jobs.router import router as jobs_router
@@ -64,7 +64,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodySizeLimit, max_json_bytes=settings.max_json_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(Authenticate, limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst))
-    app.add_middleware(SecurityHeaders)  # outermost, so that the other middleware's answers carry them too
+    app.add_middleware(ResponseHeaders)  # outermost, so that the other middleware's answers carry them too
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

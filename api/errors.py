@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from sanacloud.api.headers import SECURITY_HEADERS
+from sanacloud.api.headers import request_id, response_headers
 from sanacloud.api.invalid_input import NOT_JSON, describe
 from sanacloud.api.schemas import Problem
 from sanacloud.platform.db.busy import as_busy
@@ -120,9 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s (request %s)", request.method, request.url.path, request_id(request),
+              exc_info=exc)
     return problem(request, 500, "Internal server error", "the server failed; the error was logged",
-                   headers=SECURITY_HEADERS)  # sent past SecurityHeaders: see there
+                   headers=response_headers(request.scope))  # sent past ResponseHeaders: see there
 
 
 def _allowed_methods(request: Request) -> str:

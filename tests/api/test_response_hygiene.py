@@ -1,6 +1,7 @@
 """Every response says `X-Content-Type-Options: nosniff` (so a browser never sniffs a served
-object into HTML), and no error repeats a huge piece of input whole: a 10,000-character id comes
-back as its first 100 characters and an ellipsis."""
+object into HTML) and carries its own `X-Request-Id` (a server error's is in its log line), and
+no error repeats a huge piece of input whole: a 10,000-character id comes back as its first 100
+characters and an ellipsis."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def test_a_presigned_object_is_served_with_nosniff(client: TestClient) -> None:
 
 
 @ONE_BACKEND
-def test_every_kind_of_response_says_nosniff(client: TestClient, tenant: TenantCtx,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_kind_of_response_says_nosniff_and_its_request_id(client: TestClient, tenant: TenantCtx,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
     answers = {
         "json": client.get("/healthz"),
         "docs page": client.get("/docs"),
@@ -49,6 +51,10 @@ def test_every_kind_of_response_says_nosniff(client: TestClient, tenant: TenantC
     assert answers["server error"].status_code == 500
     missing = [kind for kind, answer in answers.items() if answer.headers.get("x-content-type-options") != "nosniff"]
     assert not missing, f"no nosniff on: {missing}"
+    ids = {kind: answer.headers.get("x-request-id", "") for kind, answer in answers.items()}
+    assert all(value.startswith("req_") for value in ids.values()), ids
+    assert len(set(ids.values())) == len(ids), f"request ids repeat: {ids}"
+    assert ids["server error"] in caplog.text
 
 
 def _fail(*_: object, **__: object) -> None:
