@@ -22,18 +22,18 @@ TERMINAL_GENERATION_STATUSES = frozenset({"succeeded", "failed"})
 
 
 class APIModel(pydantic.BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=False)
+    model_config = ConfigDict(extra="allow")
     schema_name: ClassVar[str]
 
 
 class Alive(APIModel):
     schema_name = "Alive"
-    status: str
+    status: str = "ok"
 
 
 class Ready(APIModel):
     schema_name = "Ready"
-    status: str
+    status: str = "ready"
 
 
 class Dataset(APIModel):
