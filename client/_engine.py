@@ -78,7 +78,7 @@ def send_with_retries(request: Send | Callable[[], Send], parse: Callable[[httpx
             return parse(response)
         delay = retry_delay(idempotent, response, failure, attempt, max_retries)
         if delay is None:
-            raise _as_error(response, failure)
+            raise _as_error(response, failure) from failure
         attempt += 1
         yield Sleep(delay)
 
