@@ -37,6 +37,7 @@ class Call(Generic[T]):
     json: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Callable[[], Body] | None = None
+    read_timeout: float | None = None  # for the answer to come; the client's timeout when None
 
     @property
     def method(self) -> str:
@@ -69,6 +70,7 @@ class Send:
     json: Mapping[str, Any] | None = None
     body: Body | None = None
     authorized: bool = True
+    read_timeout: float | None = None
 
 
 Step = Call[Any] | Sleep | Send  # a Send: a URL outside the API (presigned), sent as it is

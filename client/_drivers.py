@@ -29,6 +29,10 @@ def request_headers(send: Send, config: Config) -> dict[str, str]:
     return headers
 
 
+def timeout(send: Send, config: Config) -> httpx.Timeout:
+    return httpx.Timeout(config.timeout, read=send.read_timeout or config.timeout)
+
+
 class SyncDriver:
     def __init__(self, config: Config, http: httpx.Client | None) -> None:
         self.config = config
@@ -66,7 +70,8 @@ class SyncDriver:
     def _request(self, send: Send) -> httpx.Request:
         return self.http.build_request(send.method, send.url, params=send.params, json=send.json,
                                        headers=request_headers(send, self.config),
-                                       content=send.body.chunks if send.body else None, timeout=self.config.timeout)
+                                       content=send.body.chunks if send.body else None,
+                                       timeout=timeout(send, self.config))
 
 
 class AsyncDriver:
@@ -107,7 +112,7 @@ class AsyncDriver:
         return self.http.build_request(send.method, send.url, params=send.params, json=send.json,
                                        headers=request_headers(send, self.config),
                                        content=_async_chunks(send.body.chunks) if send.body else None,
-                                       timeout=self.config.timeout)
+                                       timeout=timeout(send, self.config))
 
 
 async def _async_chunks(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:

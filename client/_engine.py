@@ -56,7 +56,7 @@ def interpret(work: Call[T] | Flow[T], config: Config) -> Primitive[T]:
 def execute(call: Call[T], config: Config) -> Primitive[T]:
     def request() -> Send:
         return Send(call.method, config.base_url + call.url_path, params=call.params, json=call.json,
-                    headers=dict(call.headers), body=call.body() if call.body else None)
+                    headers=dict(call.headers), body=call.body() if call.body else None, read_timeout=call.read_timeout)
 
     return send_with_retries(request, call.parse, config.max_retries, idempotent=call.idempotent)
 

@@ -9,6 +9,8 @@ from sanacloud.client.models import Dataset, DatasetDetail, DatasetFile, UploadR
 from sanacloud.client.pagination import PageCall, parse_page
 from sanacloud.client.uploads import ProgressCallback, collect_files, multipart_body
 
+UPLOAD_ANSWER_S = 600.0  # the API decodes every image of an upload before it answers
+
 
 class Datasets(Resource[D]):
     @operation("datasets-create")
@@ -51,4 +53,5 @@ class Datasets(Resource[D]):
         """
         files = collect_files(path_or_files)
         return Call("datasets-upload-files", parse_as(UploadReport), path={"dataset_id": dataset_id},
-                    params=without_none(on_invalid=on_invalid), body=lambda: multipart_body(files, progress))
+                    params=without_none(on_invalid=on_invalid), body=lambda: multipart_body(files, progress),
+                    read_timeout=max(UPLOAD_ANSWER_S, self._driver.config.timeout))
