@@ -8,6 +8,7 @@ The overloads of `__get__` tell type checkers which.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
@@ -25,11 +26,29 @@ class Resource(Generic[D]):
         self._driver = driver
 
 
-class Operation(Generic[P, T]):
-    def __init__(self, build: Callable[Concatenate[Any, P], Call[T] | Flow[T]], operation_ids: tuple[str, ...]):
+class Method:
+    """What both kinds of resource method share: the builder, and binding it to a resource's driver."""
+
+    def __init__(self, build: Callable[..., Any], operation_ids: tuple[str, ...]) -> None:
         self.build = build
         self.operation_ids = operation_ids
         self.__doc__ = build.__doc__
+        signature = inspect.signature(build)  # shown by help() and editors, less `self`
+        self.signature = signature.replace(parameters=list(signature.parameters.values())[1:],
+                                           return_annotation=inspect.Signature.empty)
+
+    def bind(self, instance: Resource[Any], run: Callable[[Any], Any]) -> Callable[..., Any]:
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return run(self.build(instance, *args, **kwargs))
+
+        bound.__doc__, bound.__name__, bound.__qualname__ = self.__doc__, self.build.__name__, self.build.__qualname__
+        bound.__signature__ = self.signature  # type: ignore[attr-defined]
+        return bound
+
+
+class Operation(Method, Generic[P, T]):
+    def __init__(self, build: Callable[Concatenate[Any, P], Call[T] | Flow[T]], operation_ids: tuple[str, ...]):
+        super().__init__(build, operation_ids)
 
     @overload
     def __get__(self, instance: None, owner: type[Any]) -> Operation[P, T]: ...
@@ -39,21 +58,12 @@ class Operation(Generic[P, T]):
     def __get__(self, instance: Resource[AsyncDriver], owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
 
     def __get__(self, instance: Resource[Any] | None, owner: type[Any]) -> Any:
-        if instance is None:
-            return self
-        driver = instance._driver
-
-        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return driver.run(self.build(instance, *args, **kwargs))
-
-        return named_like(bound, self.build)
+        return self if instance is None else self.bind(instance, instance._driver.run)
 
 
-class PagedOperation(Generic[P, T]):
+class PagedOperation(Method, Generic[P, T]):
     def __init__(self, build: Callable[Concatenate[Any, P], PageCall[T]], operation_ids: tuple[str, ...]):
-        self.build = build
-        self.operation_ids = operation_ids
-        self.__doc__ = build.__doc__
+        super().__init__(build, operation_ids)
 
     @overload
     def __get__(self, instance: None, owner: type[Any]) -> PagedOperation[P, T]: ...
@@ -63,20 +73,7 @@ class PagedOperation(Generic[P, T]):
     def __get__(self, instance: Resource[AsyncDriver], owner: type[Any]) -> Callable[P, Awaitable[AsyncPage[T]]]: ...
 
     def __get__(self, instance: Resource[Any] | None, owner: type[Any]) -> Any:
-        if instance is None:
-            return self
-        driver = instance._driver
-
-        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return driver.page(self.build(instance, *args, **kwargs))
-
-        return named_like(bound, self.build)
-
-
-def named_like(bound: Callable[..., Any], build: Callable[..., Any]) -> Callable[..., Any]:
-    """`bound` with the builder's name and docstring, for help() and tracebacks."""
-    bound.__doc__, bound.__name__, bound.__qualname__ = build.__doc__, build.__name__, build.__qualname__
-    return bound
+        return self if instance is None else self.bind(instance, instance._driver.page)
 
 
 def operation(*operation_ids: str) -> Callable[[Callable[Concatenate[Any, P], Call[T] | Flow[T]]], Operation[P, T]]:

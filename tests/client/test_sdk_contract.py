@@ -21,7 +21,7 @@ import pytest
 from sanacloud.api.app import create_app
 from sanacloud.client import Client
 from sanacloud.client._operations import OPERATIONS
-from sanacloud.client._resource import Operation, PagedOperation, Resource
+from sanacloud.client._resource import Method, Resource
 from sanacloud.client.models import BOUND_MODELS, APIModel
 from tests.helpers.backends import reset_caches
 
@@ -49,15 +49,15 @@ def api_operations(document: dict[str, Any]) -> dict[str, tuple[str, str, dict[s
             for method, op in methods.items()}
 
 
-def sdk_methods() -> dict[str, Operation[Any, Any] | PagedOperation[Any, Any]]:
+def sdk_methods() -> dict[str, Method]:
     """Every resource method of the client's tree, by the operation ids it declares."""
     client = Client("http://127.0.0.1:9", "unused")
-    found: dict[str, Operation[Any, Any] | PagedOperation[Any, Any]] = {}
+    found: dict[str, Method] = {}
     pending: list[Resource[Any]] = [client]
     while pending:
         resource = pending.pop()
         for attribute in _class_attributes(type(resource)):
-            if isinstance(attribute, Operation | PagedOperation):
+            if isinstance(attribute, Method):
                 for operation_id in attribute.operation_ids:
                     assert operation_id not in found, f"two SDK methods declare {operation_id}"
                     found[operation_id] = attribute
