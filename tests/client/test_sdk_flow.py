@@ -73,10 +73,12 @@ def test_a_folder_becomes_a_fine_tune_and_generated_images(platform: LiveAPI, tm
 
 
 @pytest.mark.timeout(600)
-def test_the_async_client_pages_raises_and_generates(platform: LiveAPI) -> None:
+def test_the_async_client_uploads_pages_raises_and_generates(platform: LiveAPI, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with AsyncClient(platform.url, platform.api_key, timeout=scaled(60)) as client:
             made = [await client.datasets.create(f"async-{i}") for i in range(3)]
+            report = await client.datasets.upload(made[0].id, image_folder(tmp_path / "two", 2))
+            assert report.accepted == 2 and report.dataset.file_count == 2, report
             page = await client.datasets.list(limit=1)
             assert len(page.items) == 1 and page.next_cursor is not None
             listed = [dataset.id async for dataset in page]
