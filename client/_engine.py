@@ -70,10 +70,8 @@ def send_with_retries(request: Send | Callable[[], Send], parse: Callable[[httpx
         failure: Exception | None = None
         try:
             response = yield (request if isinstance(request, Send) else request())
-        except httpx.TimeoutException as timed_out:
-            failure = timed_out
-        except httpx.TransportError as broken:
-            failure = broken
+        except httpx.TransportError as failed:  # timeouts included
+            failure = failed
         if response is not None and response.is_success:
             return parse(response)
         delay = retry_delay(idempotent, response, failure, attempt, max_retries)

@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -35,7 +36,13 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_a_folder_becomes_a_fine_tune_and_generated_images(platform: LiveAPI, tmp_path: Path) -> None:
     folder = image_folder(tmp_path / "shapes")
     (folder / "broken.png").write_bytes(b"not an image")
-    with Client(platform.url, platform.api_key, timeout=scaled(60)) as client:
+    authorized: dict[str, bool] = {}  # URL -> whether the request carried the API key
+
+    def sent(request: httpx.Request) -> None:
+        authorized[str(request.url)] = "authorization" in request.headers
+
+    with httpx.Client(event_hooks={"request": [sent]}) as http, \
+            Client(platform.url, platform.api_key, timeout=scaled(60), http_client=http) as client:
         dataset = client.datasets.create("shapes", description="four squares")
         progress: list[UploadProgress] = []
         report = client.datasets.upload(dataset.id, folder, on_invalid="skip", progress=progress.append)
@@ -66,6 +73,7 @@ def test_a_folder_becomes_a_fine_tune_and_generated_images(platform: LiveAPI, tm
                                                num_images=2, timeout=scaled(300))
         assert generation.status == "succeeded", generation
         images = generation.images()
+        assert [authorized[url] for url in generation.image_urls] == [False, False], "the key went to presigned URLs"
         assert [png_size(image) for image in images] == [(resolution, resolution)] * 2
         saved = generation.save(tmp_path / "out", prefix="shapes")
         assert [p.name for p in saved] == ["shapes-0.png", "shapes-1.png"]
