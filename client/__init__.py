@@ -29,6 +29,7 @@ from sanacloud.client.errors import (
     Conflict,
     InternalServerError,
     InvalidRequest,
+    InvalidUpload,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -36,6 +37,7 @@ from sanacloud.client.errors import (
     SanacloudError,
     ServiceUnavailable,
     Unauthorized,
+    UnreadableResponse,
     WaitTimeout,
 )
 from sanacloud.client.models import (
@@ -66,8 +68,8 @@ from sanacloud.client.uploads import UploadProgress
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncPage", "BaseModelInfo",
     "Checkpoint", "Client", "ConfigurationError", "Conflict", "Dataset", "DatasetDetail", "DatasetFile", "Endpoint",
-    "Generation", "InternalServerError", "InvalidRequest", "Job", "JobEvent", "Key", "KeyCreated", "Member", "Model",
-    "NotFound", "Page", "PayloadTooLarge", "PermissionDenied", "Pool", "Quota", "RateLimited", "Rejected",
-    "SanacloudError", "ServiceUnavailable", "Tenant", "Unauthorized", "UploadProgress", "UploadReport", "Usage",
-    "UsageReport", "WaitTimeout",
+    "Generation", "InternalServerError", "InvalidRequest", "InvalidUpload", "Job", "JobEvent", "Key", "KeyCreated",
+    "Member", "Model", "NotFound", "Page", "PayloadTooLarge", "PermissionDenied", "Pool", "Quota", "RateLimited",
+    "Rejected", "SanacloudError", "ServiceUnavailable", "Tenant", "Unauthorized", "UnreadableResponse",
+    "UploadProgress", "UploadReport", "Usage", "UsageReport", "WaitTimeout",
 ]

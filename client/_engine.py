@@ -15,7 +15,13 @@ import httpx
 
 from sanacloud.client._call import Call, Flow, Send, Sleep
 from sanacloud.client._retry import retry_delay
-from sanacloud.client.errors import APIConnectionError, APITimeoutError, SanacloudError, error_from_response
+from sanacloud.client.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    SanacloudError,
+    UnreadableResponse,
+    error_from_response,
+)
 
 T = TypeVar("T")
 Primitive = Generator[Send | Sleep, Any, T]
@@ -73,12 +79,21 @@ def send_with_retries(request: Send | Callable[[], Send], parse: Callable[[httpx
         except httpx.TransportError as failed:  # timeouts included
             failure = failed
         if response is not None and response.is_success:
-            return parse(response)
+            return _read(response, parse)
         delay = retry_delay(idempotent, response, failure, attempt, max_retries)
         if delay is None:
             raise _as_error(response, failure) from failure
         attempt += 1
         yield Sleep(delay)
+
+
+def _read(response: httpx.Response, parse: Callable[[httpx.Response], T]) -> T:
+    try:
+        return parse(response)
+    except (ValueError, KeyError, TypeError) as unreadable:  # not JSON, or not the shape of the SDK's model
+        first_line = str(unreadable).splitlines()[0] if str(unreadable) else type(unreadable).__name__
+        raise UnreadableResponse(f"cannot read the API's answer to {response.request.method} "
+                                 f"{response.request.url.path}: {first_line}") from unreadable
 
 
 def _as_error(response: httpx.Response | None, failure: Exception | None) -> SanacloudError:

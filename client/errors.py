@@ -23,12 +23,20 @@ class ConfigurationError(SanacloudError):
     """The client cannot be built as asked: no API key, a malformed URL, ..."""
 
 
+class InvalidUpload(SanacloudError, ValueError):
+    """The files given to upload cannot be sent: a path that does not exist, an empty folder."""
+
+
 class APIConnectionError(SanacloudError):
     """The API could not be reached, or the connection broke before an answer came."""
 
 
 class APITimeoutError(APIConnectionError):
     """The API did not answer within the client's timeout."""
+
+
+class UnreadableResponse(SanacloudError):
+    """The API answered with a success the SDK cannot read (a server much older or newer than the SDK?)."""
 
 
 class WaitTimeout(SanacloudError, TimeoutError):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sanacloud.client._call import Body
+from sanacloud.client.errors import InvalidUpload
 
 CHUNK_BYTES = 256 * 1024
 FIELD = "files"
@@ -43,14 +44,14 @@ def collect_files(path_or_files: str | Path | Sequence[str | Path]) -> list[Uplo
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.is_file())
             if not inside:
-                raise ValueError(f"folder {str(path)!r} holds no files to upload")
+                raise InvalidUpload(f"folder {str(path)!r} holds no files to upload")
             found.extend(UploadFile(p.relative_to(path).as_posix(), p) for p in inside)
         elif path.is_file():
             found.append(UploadFile(path.name, path))
         else:
-            raise FileNotFoundError(f"{str(path)!r} is neither a file nor a folder")
+            raise InvalidUpload(f"{str(path)!r} is neither a file nor a folder")
     if not found:
-        raise ValueError("nothing to upload: give a folder, a .zip, or a list of files")
+        raise InvalidUpload("nothing to upload: give a folder, a .zip, or a list of files")
     return found
 
 
