@@ -18,6 +18,7 @@ import pytest
 
 from sanacloud.client import (
     APIConnectionError,
+    APITimeoutError,
     Client,
     Conflict,
     InvalidRequest,
@@ -121,6 +122,9 @@ def test_each_error_status_raises_its_class_with_the_apis_message(api: LiveAPI, 
     with Client(f"http://127.0.0.1:{free_port()}", "sk_any", max_retries=1) as nowhere, \
             pytest.raises(APIConnectionError, match="cannot reach the API"):
         nowhere.health()
+    with Client(api.url, acme.admin_key, timeout=1e-6, max_retries=0) as hasty, \
+            pytest.raises(APITimeoutError, match="did not answer in time"):
+        hasty.datasets.list()
 
 
 def test_a_busy_database_is_retried_after_retry_after(api: LiveAPI, acme: Tenant) -> None:
