@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sanacloud.client._call import Flow, Send
 from sanacloud.client._engine import Config
+from sanacloud.client.errors import SanacloudError
 
 if TYPE_CHECKING:
     from sanacloud.client._drivers import AsyncDriver, SyncDriver
@@ -18,7 +19,7 @@ STANDALONE = Config(base_url="", api_key="", timeout=60.0, max_retries=3)
 
 def image_flow(generation: Generation) -> Flow[list[bytes]]:
     if generation.status != "succeeded":
-        raise ValueError(f"generation {generation.id} is {generation.status}, it has no images"
+        raise SanacloudError(f"generation {generation.id} is {generation.status}, it has no images"
                          + (f": {generation.error}" if generation.error else ""))
     images = []
     for url in generation.image_urls:
