@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -85,6 +87,8 @@ def command_session(*, as_json: bool, url: str | None, api_key: str | None) -> I
     except SanacloudError as error:
         out.error(str(error))
         raise typer.Exit(API_ERROR) from None
+    except BrokenPipeError:  # the reader stopped early (`| head`): what it read is what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except OSError as error:
         out.error(f"{error.strerror or error}: {error.filename}" if error.filename else str(error))
         raise typer.Exit(API_ERROR) from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from sanacloud.client.commands.output import Output, clean, shown
 from sanacloud.client.commands.session import Cli
@@ -35,6 +36,8 @@ class Run:
         self.loss: float | None = None
         self.lr: float | None = None
         self.samples_per_s: float | None = None
+        self._first_step: tuple[datetime, int] | None = None  # the first step event's time, and its step
+        self._last_at: datetime | None = None
 
     def apply(self, event: JobEvent) -> str | None:
         """Takes the event in; returns a line worth printing on its own, if it is one."""
@@ -51,7 +54,7 @@ class Run:
         if event.type == "start" and isinstance(payload.get("steps"), int):
             self.total = payload["steps"]
         if event.type == "step":
-            self._step(payload)
+            self._step(payload, event.created_at)
         if event.type == "checkpoint":
             return (f"checkpoint {payload.get('checkpoint_id')} at step {payload.get('step')}, "
                     f"loss {shown(payload.get('loss'))}")
@@ -61,13 +64,28 @@ class Run:
             return None
         return f"{event.type}: {shown(payload)}"
 
-    def _step(self, payload: dict[str, Any]) -> None:
+    def _step(self, payload: dict[str, Any], at: datetime) -> None:
         self.step = int(payload.get("step", self.step))
+        self._last_at = at
+        if self._first_step is None:
+            self._first_step = (at, self.step)
         loss = payload.get("loss")
         if isinstance(loss, int | float):
             self.loss = loss if self.loss is None else (1 - LOSS_SMOOTHING) * self.loss + LOSS_SMOOTHING * loss
         self.lr = payload.get("lr", self.lr)
         self.samples_per_s = payload.get("samples_per_s", self.samples_per_s)
+
+    def eta(self) -> str:
+        """The time left at the pace of the steps recorded so far (their events' times), e.g. '1:05'."""
+        if self._first_step is None or self._last_at is None or not self.total:
+            return "-"
+        since, first = self._first_step
+        elapsed = (self._last_at - since).total_seconds()
+        if elapsed <= 0 or self.step <= first:
+            return "-"
+        rate = (self.step - first) / elapsed
+        minutes, seconds = divmod(round((self.total - self.step) / rate), 60)
+        return f"{minutes}:{seconds:02d}"
 
     def metrics(self) -> str:
         if self.status == "queued" and self.wait_reason:
@@ -110,17 +128,17 @@ def _view(out: Output, run: Run) -> Iterator[Callable[[JobEvent], None]]:
 @contextmanager
 def _live(out: Output, run: Run) -> Iterator[Callable[[JobEvent], None]]:
     columns = (TextColumn("{task.fields[status]}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[metrics]}", markup=False))
+               TextColumn("ETA {task.fields[eta]}"), TextColumn("{task.fields[metrics]}", markup=False))
     with Progress(*columns, console=out.live) as progress:
         task = progress.add_task("", total=run.total, completed=run.step, status=clean(run.status),
-                                 metrics=clean(run.metrics()))
+                                 metrics=clean(run.metrics()), eta=run.eta())
 
         def on_event(event: JobEvent) -> None:
             said = run.apply(event)
             if said:
                 progress.console.print(clean(said), markup=False, highlight=False)
             progress.update(task, total=run.total, completed=run.step, status=clean(run.status),
-                            metrics=clean(run.metrics()))
+                            metrics=clean(run.metrics()), eta=run.eta())
 
         yield on_event
 
@@ -139,6 +157,6 @@ def _plain(out: Output, run: Run) -> Callable[[JobEvent], None]:
             out.line(said)
         if event.type == "step" and run.total and 10 * run.step // run.total > tenth:
             tenth = 10 * run.step // run.total
-            out.line(f"step {run.step}/{run.total}  {run.metrics()}")
+            out.line(f"step {run.step}/{run.total}  {run.metrics()}  ETA {run.eta()}")
 
     return on_event
