@@ -5,6 +5,8 @@ commands say what to install and exit 2."""
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import typer
 
@@ -43,11 +45,23 @@ def add_server_placeholders(app: typer.Typer, admin_app: typer.Typer) -> None:
                           rich_help_panel=DATABASE_PANEL)(needs_server)
 
 
-add_user_commands(app, admin_app)
-if server_installed():
-    from sanacloud.cli.server import add_server_commands
+def runs_a_user_command(app: typer.Typer, argv: list[str]) -> bool:
+    """Whether this process is the `sanacloud` program running one of the user commands, which need
+    nothing of the server. (Imported by anything else, such as tests, the command is whole.)"""
+    if not argv or Path(argv[0]).stem != "sanacloud":
+        return False
+    first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    names = {info.name for info in app.registered_commands} | {info.name for info in app.registered_groups}
+    return first in names
 
-    add_server_commands(app, admin_app, panel=SERVER_PANEL, database_panel=DATABASE_PANEL)
-else:
-    add_server_placeholders(app, admin_app)
+
+add_user_commands(app, admin_app)
+# Importing the server's commands takes half a second: only when the command line may run or list them.
+if not runs_a_user_command(app, sys.argv):
+    if server_installed():
+        from sanacloud.cli.server import add_server_commands
+
+        add_server_commands(app, admin_app, panel=SERVER_PANEL, database_panel=DATABASE_PANEL)
+    else:
+        add_server_placeholders(app, admin_app)
 app.add_typer(admin_app, name="admin")
