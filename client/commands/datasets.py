@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 
 from sanacloud.client.commands.output import human_bytes
 from sanacloud.client.commands.session import USAGE_ERROR, Cli, api_command, report_refusal
 from sanacloud.client.commands.upload_progress import upload_progress
-from sanacloud.client.errors import InvalidRequest
+from sanacloud.client.errors import InvalidRequest, InvalidUpload
 from sanacloud.client.models import Dataset, DatasetDetail, UploadReport
+from sanacloud.client.uploads import collect_files
 
 app = typer.Typer(help="Image sets with captions to fine-tune on.", no_args_is_help=True)
 
@@ -56,21 +56,18 @@ def upload(cli: Cli,
     """Upload images and captions, validated as a whole; prints the validation report."""
     if dataset and name:
         raise cli.fail("give --dataset (an existing dataset) or --name (a new one), not both", USAGE_ERROR)
-    for path in paths:
-        if not path.exists():
-            raise cli.fail(f"{path} does not exist", USAGE_ERROR)
+    source = paths[0] if len(paths) == 1 else list(paths)
+    try:
+        collect_files(source)  # a missing path or an empty folder is refused before a dataset is made for it
+    except InvalidUpload as unusable:
+        raise cli.fail(str(unusable), USAGE_ERROR) from None
     if dataset is None:
         created = cli.client.datasets.create(name or paths[0].stem)
         cli.out.note(f"created dataset {created.name} ({created.id})")
         dataset = created.id
-    source = paths[0] if len(paths) == 1 else list(paths)
     try:
         with upload_progress(cli.out, f"uploading to {dataset}") as progress:
             report = cli.client.datasets.upload(dataset, source, on_invalid=on_invalid, progress=progress)
-    except ValidationError:
-        raise
-    except ValueError as nothing:  # the SDK found nothing to send (an empty folder)
-        raise cli.fail(str(nothing), USAGE_ERROR) from None
     except InvalidRequest as refused:
         if not refused.errors:
             raise
