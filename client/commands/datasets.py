@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from sanacloud.client.commands.output import human_bytes
+from sanacloud.client.commands.output import counted, human_bytes
 from sanacloud.client.commands.session import USAGE_ERROR, Cli, api_command, report_refusal
 from sanacloud.client.commands.upload_progress import upload_progress
 from sanacloud.client.errors import InvalidRequest, InvalidUpload
@@ -83,9 +83,9 @@ def upload(cli: Cli,
 
 
 def show_report(cli: Cli, report: UploadReport) -> None:
-    cli.out.line(f"dataset {report.dataset.name} ({report.dataset.id}): {report.accepted} files accepted "
+    cli.out.line(f"dataset {report.dataset.name} ({report.dataset.id}): {counted(report.accepted, 'file')} accepted "
                  f"({human_bytes(report.accepted_bytes)}), {len(report.rejected)} rejected; it now holds "
-                 f"{report.dataset.file_count} files ({human_bytes(report.dataset.total_bytes)})")
+                 f"{counted(report.dataset.file_count, 'file')} ({human_bytes(report.dataset.total_bytes)})")
     for warning in report.warnings:
         cli.out.line(f"warning: {warning}")
     if report.rejected:

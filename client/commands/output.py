@@ -130,6 +130,11 @@ class Output:
             print(f"error: {clean(text, keep_newlines=True)}", file=sys.stderr, flush=True)
 
 
+def counted(count: int, noun: str) -> str:
+    """'1 file', '3 files'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def human_bytes(count: int) -> str:
     amount = float(count)
     for unit in ("B", "kB", "MB", "GB"):

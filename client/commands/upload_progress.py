@@ -1,7 +1,8 @@
-"""An upload's progress: a rich bar (bytes, speed, ETA) on a terminal, else a plain line per quarter on stderr."""
+"""An upload's progress: a rich bar (bytes, speed, ETA) on a terminal, else a few plain lines on stderr."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,14 +15,16 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from sanacloud.client.commands.output import Output, human_bytes
+from sanacloud.client.commands.output import Output, counted, human_bytes
 from sanacloud.client.uploads import UploadProgress
+
+PLAIN_EVERY_S = 10
 
 
 @contextmanager
 def upload_progress(out: Output, what: str) -> Iterator[Callable[[UploadProgress], None]]:
     if out.live is None:
-        yield _plain_lines(out, what)
+        yield PlainLines(out, what)
         return
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
@@ -35,15 +38,24 @@ def upload_progress(out: Output, what: str) -> Iterator[Callable[[UploadProgress
         yield update
 
 
-def _plain_lines(out: Output, what: str) -> Callable[[UploadProgress], None]:
-    said = -1
+class PlainLines:
+    """A line as the upload starts, one every PLAIN_EVERY_S while it lasts, and one when all is sent."""
 
-    def update(progress: UploadProgress) -> None:
-        nonlocal said
-        quarter = 4 * progress.sent_bytes // progress.total_bytes if progress.total_bytes else 4
-        if quarter > said:
-            said = quarter
-            out.note(f"{what}: {human_bytes(progress.sent_bytes)} of {human_bytes(progress.total_bytes)} sent "
-                     f"({progress.files} of {progress.total_files} files)")
+    def __init__(self, out: Output, what: str) -> None:
+        self.out, self.what = out, what
+        self.started: float | None = None
+        self.last_line = 0.0
+        self.done = False
 
-    return update
+    def __call__(self, progress: UploadProgress) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = self.last_line = now
+            self.out.note(f"{self.what}: {counted(progress.total_files, 'file')}, {human_bytes(progress.total_bytes)}")
+        elif progress.files == progress.total_files and not self.done:
+            self.done = True
+            self.out.note(f"{self.what}: all sent in {now - self.started:.1f} s")
+        elif now - self.last_line >= PLAIN_EVERY_S and not self.done:
+            self.last_line = now
+            self.out.note(f"{self.what}: {human_bytes(progress.sent_bytes)} of {human_bytes(progress.total_bytes)} "
+                          f"sent ({progress.files} of {progress.total_files} files)")

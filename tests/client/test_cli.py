@@ -185,7 +185,7 @@ def test_an_upload_on_a_terminal_shows_a_progress_bar_then_the_report(user: User
     (tmp_path / "one.png").write_bytes(png())
     code, seen = on_terminal([SANACLOUD, "datasets", "upload", str(tmp_path / "one.png"), "--name", "tty"], user.env)
     assert code == 0, seen
-    assert "━" in seen and "uploading" in seen and "1 files accepted" in seen, seen
+    assert "━" in seen and "uploading" in seen and "1 file accepted" in seen, seen
 
 
 def test_login_checks_the_key_then_keeps_it_readable_by_its_owner_only(user: User, platform: LiveAPI) -> None:
