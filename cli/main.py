@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from sanacloud.client.commands import add_user_commands
 
@@ -37,12 +38,11 @@ def needs_server(ctx: typer.Context) -> None:
 
 def add_server_placeholders(app: typer.Typer, admin_app: typer.Typer) -> None:
     anything = {"allow_extra_args": True, "ignore_unknown_options": True}
+    shown = f"(not installed) {escape(NEEDS_SERVER)}"  # help is rich markup, where [server] would be a style
     for name in SERVER_COMMANDS:
-        app.command(name, help=f"(not installed: {NEEDS_SERVER})", context_settings=anything,
-                    rich_help_panel=SERVER_PANEL)(needs_server)
+        app.command(name, help=shown, context_settings=anything, rich_help_panel=SERVER_PANEL)(needs_server)
     for name in DATABASE_ADMIN_COMMANDS:
-        admin_app.command(name, help=f"(not installed: {NEEDS_SERVER})", context_settings=anything,
-                          rich_help_panel=DATABASE_PANEL)(needs_server)
+        admin_app.command(name, help=shown, context_settings=anything, rich_help_panel=DATABASE_PANEL)(needs_server)
 
 
 def runs_a_user_command(app: typer.Typer, argv: list[str]) -> bool:

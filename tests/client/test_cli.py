@@ -58,10 +58,10 @@ class User:
     env: dict[str, str]
     config_home: Path
 
-    def run(self, *args: str, python: str | None = None, **env: str) -> Ran:
+    def run(self, *args: str, python: str | None = None, stdin: str = "", **env: str) -> Ran:
         argv = [sys.executable, "-c", python, *args] if python else [SANACLOUD, *args]
-        done = subprocess.run(argv, env={**os.environ, **self.env, **env}, capture_output=True, text=True,
-                              timeout=scaled(120))
+        done = subprocess.run(argv, env={**os.environ, **self.env, **env}, input=stdin, capture_output=True,
+                              text=True, timeout=scaled(120))
         ran = Ran(done.returncode, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr, ran
         for text in (done.stdout, done.stderr):
@@ -171,6 +171,8 @@ def test_generate_saves_pngs_of_the_size_asked_and_a_queued_job_says_why_then_ca
     assert job["hyperparameters"]["steps"] == 3 and job["hyperparameters"]["batch_size"] == 2, job
     shown = user.run("jobs", "show", job["id"])
     assert shown.code == 0 and endpoint["id"] in shown.stdout and "queued" in shown.stdout, shown
+    waited = user.run("jobs", "watch", job["id"], "--timeout", "1")
+    assert waited.code == 5 and "still queued" in waited.stderr and endpoint["id"] in waited.stdout, waited
 
     assert user.run("jobs", "cancel", job["id"], "--json").json()["status"] == "cancelled"
     watched = user.run("jobs", "watch", job["id"])
@@ -195,7 +197,7 @@ def test_login_checks_the_key_then_keeps_it_readable_by_its_owner_only(user: Use
     config = user.config_home / "sanacloud" / "config.json"
     assert not config.exists()
 
-    right = user.run("login", "--url", platform.url, "--api-key", platform.api_key, **without_env)
+    right = user.run("login", "--url", platform.url, stdin=f"{platform.api_key}\n", **without_env)  # a pipe
     assert right.code == 0 and str(config) in right.stdout, right
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     assert json.loads(config.read_text()) == {"url": platform.url, "api_key": platform.api_key}
@@ -234,6 +236,8 @@ def test_the_client_commands_work_without_the_server_packages(user: User) -> Non
                                                                "admin": sorted(admin.commands)}
 
     sanacloud = WITHOUT_SERVER + "sys.argv[0] = 'sanacloud'\nfrom sanacloud.cli.main import app\napp()"
+    helped = user.run("--help", python=sanacloud)
+    assert helped.code == 0 and "jobs" in helped.stdout and "pip install 'sanacloud[server]'" in helped.stdout
     assert isinstance(user.run("datasets", "list", "--json", python=sanacloud).json(), list)
     for command in (("up",), ("admin", "create-key", "--platform-admin")):
         refused = user.run(*command, python=sanacloud)
