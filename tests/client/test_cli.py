@@ -207,6 +207,18 @@ def test_login_checks_the_key_then_keeps_it_readable_by_its_owner_only(user: Use
     assert overridden.code == 1 and "HTTP 401" in overridden.stderr, overridden
 
 
+def test_a_tenant_admin_adds_a_member_whose_key_works_until_revoked(user: User) -> None:
+    member = user.run("members", "add", "dev@example.com", "--json").json()
+    created = user.run("keys", "create", "laptop", "--member", member["id"], "--json").json()
+    as_dev = {"SANACLOUD_API_KEY": created["key"]}
+    assert isinstance(user.run("datasets", "list", "--json", **as_dev).json(), list)
+    listed = user.run("keys", "list")
+    assert created["id"] in listed.stdout and created["key"] not in listed.stdout, listed
+    assert user.run("keys", "revoke", created["id"], "--json").json()["revoked_at"]
+    refused = user.run("datasets", "list", **as_dev)
+    assert refused.code == 1 and "HTTP 401" in refused.stderr, refused
+
+
 def test_an_unreachable_api_is_named(user: User) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     ran = user.run("jobs", "list", "--url", url)
