@@ -88,7 +88,7 @@ def test_the_curl_reference_is_valid_bash() -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-@pytest.mark.timeout(1200)  # about 150 s on an idle machine; the tour itself may take 600 s
+@pytest.mark.timeout(1200)  # 75 s on an idle machine, 8 minutes on a busy one; the tour itself may take 600 s
 def test_the_readme_tour_runs_top_to_bottom_and_teaches_pink(tmp_path: Path) -> None:
     tour, example = readme_block("## A tour with the CLI", "bash"), readme_block("### From Python", "python")
     assert KEY_LINE in tour and README_URL in tour, "the tour's first lines changed; update this test"
