@@ -177,6 +177,8 @@ def test_generate_saves_pngs_of_the_size_asked_and_a_queued_job_says_why_then_ca
     assert user.run("jobs", "cancel", job["id"], "--json").json()["status"] == "cancelled"
     watched = user.run("jobs", "watch", job["id"])
     assert watched.code == 4 and "cancelled" in watched.stdout.splitlines()[-1], watched
+    as_json = user.run("jobs", "watch", job["id"], "--json")
+    assert as_json.code == 4 and json.loads(as_json.stdout)["status"] == "cancelled", as_json
     code, seen = on_terminal([SANACLOUD, "jobs", "watch", job["id"]], user.env)
     assert code == 4 and "\x1b[" in seen and "queued -> cancelled" in seen, seen
     events = user.run("jobs", "events", job["id"], "--type", "status", "--json").json()
