@@ -64,6 +64,10 @@ class Run:
             return None
         return f"{event.type}: {shown(payload)}"
 
+    def take(self, event: JobEvent) -> None:
+        """Takes the event in, showing nothing (with --json only the job as it ended is printed)."""
+        self.apply(event)
+
     def _step(self, payload: dict[str, Any], at: datetime) -> None:
         self.step = int(payload.get("step", self.step))
         self._last_at = at
@@ -120,7 +124,7 @@ def _view(out: Output, run: Run) -> Iterator[Callable[[JobEvent], None]]:
         with _live(out, run) as on_event:
             yield on_event
     elif out.as_json:
-        yield lambda event: void(run.apply(event))
+        yield run.take
     else:
         yield _plain(out, run)
 
@@ -141,10 +145,6 @@ def _live(out: Output, run: Run) -> Iterator[Callable[[JobEvent], None]]:
                             metrics=clean(run.metrics()), eta=run.eta())
 
         yield on_event
-
-
-def void(_: object) -> None:
-    """Drops a result: with --json the lines are not printed."""
 
 
 def _plain(out: Output, run: Run) -> Callable[[JobEvent], None]:
