@@ -1,78 +1,67 @@
-"""The `sanacloud` command: run the platform (all of it, or one part) and administer it."""
+"""The `sanacloud` command: the user commands (the SDK's, `sanacloud.client.commands`) and, where the
+`[server]` extra is installed, the commands that run and bootstrap the platform. Without it those
+commands say what to install and exit 2."""
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+import importlib.util
+import sys
+from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from sanacloud.cli import admin, embedded
-from sanacloud.cli.target import DataDirOption, open_platform
-from sanacloud.platform.settings import get_settings
+from sanacloud.client.commands import add_user_commands
+
+SERVER_PACKAGES = ("fastapi", "sqlalchemy", "alembic", "celery", "uvicorn")
+SERVER_COMMANDS = ("up", "api", "worker", "beat", "migrate")
+DATABASE_ADMIN_COMMANDS = ("create-tenant", "create-key", "set-pool", "set-quota")
+NEEDS_SERVER = "this needs the server: pip install 'sanacloud[server]'"
+SERVER_PANEL = "Run the platform (needs the server)"
+DATABASE_PANEL = "On the database directly, for bootstrap (needs the server)"
 
 app = typer.Typer(help="sanacloud: fine-tune and serve Sana models.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-app.add_typer(admin.app, name="admin")
-app.command("up")(embedded.up)
-
-Host = Annotated[str, typer.Option(help="address to listen on")]
-Port = Annotated[int, typer.Option(help="port to listen on")]
+admin_app = typer.Typer(help="Administer the platform: tenants, keys, pools and quotas, through the API with a "
+                             "platform admin's key, or on the database directly to bootstrap it.",
+                        no_args_is_help=True)
 
 
-@app.command()
-def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head",
-            data_dir: DataDirOption = None) -> None:
-    """Create or upgrade the database, then register the shipped base models."""
-    from sanacloud.platform import bootstrap
-    from sanacloud.platform.db import migrate as migrations
-    from sanacloud.platform.db.session import session_scope
-
-    open_platform(data_dir, create=True)
-    url = get_settings().effective_database_url
-    migrations.upgrade(url, revision)
-    if revision == "head":
-        with session_scope() as session:
-            bootstrap.register_builtin_models(session)
-    typer.echo(f"database at revision {migrations.current(url)}")
+def server_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in SERVER_PACKAGES)
 
 
-@app.command()
-def api(host: Host = "0.0.0.0", port: Port = 8000,
-        workers: Annotated[int, typer.Option(help="API processes")] = 1, data_dir: DataDirOption = None) -> None:
-    """Run the REST API."""
-    import uvicorn
-
-    open_platform(data_dir)
-    trusted = get_settings().forwarded_allow_ips
-    uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+def needs_server(ctx: typer.Context) -> None:
+    typer.echo(f"error: `sanacloud {ctx.command_path.removeprefix('sanacloud ')}`: {NEEDS_SERVER}", err=True)
+    raise typer.Exit(2)
 
 
-@app.command()
-def worker(queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = "maintenance",
-           concurrency: Annotated[int, typer.Option(help="task processes")] = 1,
-           pool: Annotated[str, typer.Option(help="Celery pool; 'solo' runs the task in the worker process "
-                                                  "(what GPU workers use: one run each)")] = "prefork",
-           hostname: Annotated[str, typer.Option(help="node name, e.g. gpu1@%h; unique per worker")] = "celery@%h",
-           data_dir: DataDirOption = None) -> None:
-    """Run a Celery worker."""
-    open_platform(data_dir)
-    _exec_celery("worker", "--queues", queues, "--concurrency", str(concurrency), "--pool", pool,
-                 "--hostname", hostname, "--loglevel", "INFO")
+def add_server_placeholders(app: typer.Typer, admin_app: typer.Typer) -> None:
+    anything = {"allow_extra_args": True, "ignore_unknown_options": True}
+    shown = f"(not installed) {escape(NEEDS_SERVER)}"  # help is rich markup, where [server] would be a style
+    for name in SERVER_COMMANDS:
+        app.command(name, help=shown, context_settings=anything, rich_help_panel=SERVER_PANEL)(needs_server)
+    for name in DATABASE_ADMIN_COMMANDS:
+        admin_app.command(name, help=shown, context_settings=anything, rich_help_panel=DATABASE_PANEL)(needs_server)
 
 
-@app.command()
-def beat(data_dir: DataDirOption = None) -> None:
-    """Run the periodic scheduler (one per deployment)."""
-    open_platform(data_dir)
-    get_settings().data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
-    _exec_celery("beat", "--loglevel", "INFO")
+def runs_a_user_command(app: typer.Typer, argv: list[str]) -> bool:
+    """Whether this process is the `sanacloud` program running one of the user commands, which need
+    nothing of the server. (Imported by anything else, such as tests, the command is whole.)"""
+    if not argv or Path(argv[0]).stem != "sanacloud":
+        return False
+    first = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+    names = {info.name for info in app.registered_commands} | {info.name for info in app.registered_groups}
+    return first in names
 
 
-def _exec_celery(*args: str) -> None:
-    import sys
+add_user_commands(app, admin_app)
+# Importing the server's commands takes half a second: only when the command line may run or list them.
+if not runs_a_user_command(app, sys.argv):
+    if server_installed():
+        from sanacloud.cli.server import add_server_commands
 
-    argv = [sys.executable, "-m", "celery", "-A", "sanacloud.workers.celery_app", *args]
-    os.execv(argv[0], argv)
-
+        add_server_commands(app, admin_app, panel=SERVER_PANEL, database_panel=DATABASE_PANEL)
+    else:
+        add_server_placeholders(app, admin_app)
+app.add_typer(admin_app, name="admin")

@@ -1,7 +1,9 @@
 """The layers import in one direction: `cli` composes everything; `api` and `workers` stand on
 `platform`; `platform` imports neither of them nor `cli`, and of `model` only its pure data
 modules; `model` imports nothing of the platform (it is usable alone). So neither the platform nor
-the API loads torch (the API starts without it)."""
+the API loads torch (the API starts without it). `client` (the SDK and the user commands) imports
+nothing of the server, and the SDK itself (all of `client` but `commands/`) nothing but the standard
+library, httpx and pydantic."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ FORBIDDEN = {
     "api": ("sanacloud.workers", "sanacloud.cli"),
     "workers": ("sanacloud.api", "sanacloud.cli"),
     "model": ("sanacloud.platform", "sanacloud.api", "sanacloud.workers", "sanacloud.cli"),
+    "client": ("sanacloud.platform", "sanacloud.api", "sanacloud.workers", "sanacloud.model", "sanacloud.cli"),
 }
+SDK_THIRD_PARTY = {"httpx", "pydantic"}
 # Imports every module of the part, then lists what of ours and of torch it loaded.
 IMPORT_ALL = """
 import importlib, json, pkgutil, sys
@@ -87,3 +91,22 @@ def test_importing_every_module_loads_only_the_pure_model_modules_and_no_torch(p
     assert not {name for name in loaded if within(name, "sanacloud.workers") or within(name, "sanacloud.cli")}
     if part == "platform":
         assert not {name for name in loaded if within(name, "sanacloud.api")}
+
+
+def sdk_imports_outside_its_allowance(path: Path) -> list[str]:
+    allowed = set(sys.stdlib_module_names) | SDK_THIRD_PARTY
+    return sorted(module for module in imported_modules(path) if module.split(".")[0] not in allowed
+                  and not within(module, "sanacloud.client"))
+
+
+def test_the_sdk_imports_only_the_standard_library_httpx_and_pydantic() -> None:
+    """Every module of `client` but the CLI's `commands/` (which may use typer and rich)."""
+    sdk = [path for path in sorted((ROOT / "client").rglob("*.py")) if "commands" not in path.relative_to(ROOT).parts]
+    assert sdk, "no SDK modules found"
+    bad = {str(path.relative_to(ROOT)): found for path in sdk if (found := sdk_imports_outside_its_allowance(path))}
+    assert bad == {}
+
+
+def test_importing_every_client_module_loads_nothing_of_the_server() -> None:
+    loaded = loaded_by("client")
+    assert sorted(name for name in loaded if not within(name, "sanacloud.client") and name != "sanacloud") == []
