@@ -34,7 +34,7 @@ class Banner:
         return (f"sanacloud is up at {self.url}  (API docs: {self.url}/docs)\n"
                 f"  tenant:  {self.tenant}\n  API key: {self.api_key}\n"
                 f"  data:    {self.data_dir}\n  logs:    {self.logs}\n  workers: {workers}\n"
-                f"try: curl -H 'Authorization: Bearer {self.api_key}' {self.url}/v1/datasets\n"
+                f"next:    sanacloud login --url {self.url} --api-key {self.api_key}\n"
                 "Ctrl-C stops it.")
 
 

@@ -102,6 +102,8 @@ def test_each_error_status_raises_its_class_with_the_apis_message(api: LiveAPI, 
         with pytest.raises(NotFound) as missing:
             client.datasets.retrieve(hidden.id)
         assert str(missing.value) == f"dataset {hidden.id!r} does not exist" == missing.value.problem["detail"]
+        assert missing.value.request_id == missing.value.response.headers["x-request-id"]
+        assert (missing.value.request_id or "").startswith("req_")
 
         with pytest.raises(PermissionDenied, match="platform admin"):
             client.admin.tenants.list()
