@@ -26,10 +26,7 @@ def tenant_row(tenant: Tenant) -> tuple[object, ...]:
 
 
 def show_tenant(cli: Cli, tenant: Tenant) -> None:
-    if cli.out.as_json:
-        cli.out.json(tenant)
-    else:
-        cli.out.table(TENANT_COLUMNS, [tenant_row(tenant)])
+    cli.out.objects(tenant, TENANT_COLUMNS, [tenant_row(tenant)])
 
 
 @tenants.command("create")
@@ -45,10 +42,7 @@ def create_tenant(cli: Cli, name: Annotated[str, typer.Argument(help="the tenant
 def list_tenants(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
     """Every tenant, newest first."""
     found = list(islice(cli.client.admin.tenants.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(TENANT_COLUMNS, [tenant_row(each) for each in found])
+    cli.out.objects(found, TENANT_COLUMNS, [tenant_row(each) for each in found])
 
 
 @tenants.command("show")
@@ -88,11 +82,8 @@ def create_key(cli: Cli, tenant_id: TenantId, email: Annotated[str, typer.Option
 def list_pools(cli: Cli) -> None:
     """The GPU pools and their capacity."""
     found = cli.client.admin.pools.list()
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(("ID", "NAME", "GPU TYPE", "CAPACITY", "GPUS PER NODE"),
-                      [(p.id, p.name, p.gpu_type, p.capacity_gpus, p.gpus_per_node) for p in found])
+    cli.out.objects(found, ("ID", "NAME", "GPU TYPE", "CAPACITY", "GPUS PER NODE"),
+                    [(p.id, p.name, p.gpu_type, p.capacity_gpus, p.gpus_per_node) for p in found])
 
 
 @pools.command("set")
@@ -103,11 +94,8 @@ def set_pool(cli: Cli, pool: Annotated[str, typer.Argument(help="the pool's name
              gpus_per_node: Annotated[int | None, typer.Option(help="GPUs per node (default 1)")] = None) -> None:
     """Create or resize a pool; waiting jobs that now fit are admitted."""
     found = cli.client.admin.pools.put(pool, gpu_type=gpu_type, capacity_gpus=capacity, gpus_per_node=gpus_per_node)
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.line(f"pool {found.name} ({found.id}): {found.capacity_gpus} {found.gpu_type} GPUs, "
-                     f"{found.gpus_per_node} per node")
+    cli.out.said(found, f"pool {found.name} ({found.id}): {found.capacity_gpus} {found.gpu_type} GPUs, "
+                        f"{found.gpus_per_node} per node")
 
 
 @quotas.command("list")
@@ -115,11 +103,8 @@ def set_pool(cli: Cli, pool: Annotated[str, typer.Argument(help="the pool's name
 def list_quotas(cli: Cli, tenant_id: TenantId) -> None:
     """A tenant's quota in each pool."""
     found = cli.client.admin.quotas.list(tenant_id)
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(("POOL", "NOMINAL", "BORROWING LIMIT"),
-                      [(q.pool, q.nominal_gpus, q.borrowing_limit_gpus) for q in found])
+    cli.out.objects(found, ("POOL", "NOMINAL", "BORROWING LIMIT"),
+                    [(q.pool, q.nominal_gpus, q.borrowing_limit_gpus) for q in found])
 
 
 @quotas.command("set")
@@ -130,8 +115,5 @@ def set_quota(cli: Cli, tenant_id: TenantId, pool: Annotated[str, typer.Argument
                                 ] = None) -> None:
     """Set a tenant's quota in a pool; waiting jobs that now fit are admitted."""
     found = cli.client.admin.quotas.put(tenant_id, pool, nominal_gpus=nominal, borrowing_limit_gpus=borrow)
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.line(f"tenant {found.tenant_id} in pool {found.pool}: {found.nominal_gpus} GPUs nominal, "
-                     f"borrowing up to {found.borrowing_limit_gpus}")
+    cli.out.said(found, f"tenant {found.tenant_id} in pool {found.pool}: {found.nominal_gpus} GPUs nominal, "
+                        f"borrowing up to {found.borrowing_limit_gpus}")

@@ -17,12 +17,9 @@ app = typer.Typer(help="Checkpoints of training jobs, and their promotion to mod
 def list_(cli: Cli, job_id: Annotated[str, typer.Argument(help="the job's id")]) -> None:
     """A job's checkpoints, oldest first, with their loss and sample image URLs."""
     checkpoints = cli.client.jobs.checkpoints(job_id)
-    if cli.out.as_json:
-        cli.out.json(checkpoints)
-    else:
-        cli.out.table(("ID", "STEP", "LOSS", "CREATED", "SAMPLES"),
-                      [(each.id, each.step, each.metrics.get("loss"), each.created_at, len(each.sample_urls))
-                       for each in checkpoints])
+    cli.out.objects(checkpoints, ("ID", "STEP", "LOSS", "CREATED", "SAMPLES"),
+                    [(each.id, each.step, each.metrics.get("loss"), each.created_at, len(each.sample_urls))
+                     for each in checkpoints])
 
 
 @app.command()

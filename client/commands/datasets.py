@@ -37,10 +37,7 @@ def create(cli: Cli, name: Annotated[str, typer.Argument(help="a name for it")],
            description: Annotated[str | None, typer.Option(help="what it holds")] = None) -> None:
     """Create an empty dataset and print it; then `sanacloud datasets upload`."""
     dataset = cli.client.datasets.create(name, description=description)
-    if cli.out.as_json:
-        cli.out.json(dataset)
-    else:
-        cli.out.table(DATASET_COLUMNS, [dataset_row(dataset)])
+    cli.out.objects(dataset, DATASET_COLUMNS, [dataset_row(dataset)])
 
 
 @app.command()
@@ -97,10 +94,7 @@ def show_report(cli: Cli, report: UploadReport) -> None:
 def list_(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's datasets, newest first."""
     datasets = list(islice(cli.client.datasets.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(datasets)
-    else:
-        cli.out.table(DATASET_COLUMNS, [dataset_row(each) for each in datasets])
+    cli.out.objects(datasets, DATASET_COLUMNS, [dataset_row(each) for each in datasets])
 
 
 @app.command()
@@ -142,7 +136,4 @@ def show_dataset(cli: Cli, dataset: DatasetDetail) -> None:
 def delete(cli: Cli, dataset_id: DatasetId) -> None:
     """Delete a dataset and its files."""
     cli.client.datasets.delete(dataset_id)
-    if cli.out.as_json:
-        cli.out.json({"id": dataset_id, "deleted": True})
-    else:
-        cli.out.line(f"deleted dataset {dataset_id}")
+    cli.out.deleted("dataset", dataset_id)

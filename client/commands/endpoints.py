@@ -63,10 +63,7 @@ def create(
 def list_(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
     """Your tenant's endpoints, newest first."""
     endpoints = list(islice(cli.client.endpoints.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(endpoints)
-    else:
-        cli.out.table(ENDPOINT_COLUMNS, [endpoint_row(each) for each in endpoints])
+    cli.out.objects(endpoints, ENDPOINT_COLUMNS, [endpoint_row(each) for each in endpoints])
 
 
 @app.command()
@@ -81,7 +78,4 @@ def show(cli: Cli, endpoint_id: EndpointId) -> None:
 def delete(cli: Cli, endpoint_id: EndpointId) -> None:
     """Delete an endpoint (its model stays)."""
     cli.client.endpoints.delete(endpoint_id)
-    if cli.out.as_json:
-        cli.out.json({"id": endpoint_id, "deleted": True})
-    else:
-        cli.out.line(f"deleted endpoint {endpoint_id}")
+    cli.out.deleted("endpoint", endpoint_id)

@@ -101,10 +101,7 @@ def list_(cli: Cli, status: Annotated[str | None, typer.Option(help="only jobs i
           limit: Limit = 50) -> None:
     """Your tenant's jobs, newest first."""
     jobs = list(islice(cli.client.jobs.list(status=status, dataset_id=dataset, limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(jobs)
-    else:
-        cli.out.table(JOB_COLUMNS, [job_row(job) for job in jobs])
+    cli.out.objects(jobs, JOB_COLUMNS, [job_row(job) for job in jobs])
 
 
 @app.command()
@@ -119,10 +116,7 @@ def show(cli: Cli, job_id: JobId) -> None:
 def cancel(cli: Cli, job_id: JobId) -> None:
     """Cancel a job; a running trainer stops within seconds."""
     job = cli.client.jobs.cancel(job_id)
-    if cli.out.as_json:
-        cli.out.json(job)
-    else:
-        cli.out.line(f"job {job.id}: {job.status}" + (" (cancel requested)" if job.cancel_requested_at else ""))
+    cli.out.said(job, f"job {job.id}: {job.status}" + (" (cancel requested)" if job.cancel_requested_at else ""))
 
 
 @app.command()
@@ -130,10 +124,7 @@ def cancel(cli: Cli, job_id: JobId) -> None:
 def delete(cli: Cli, job_id: JobId) -> None:
     """Delete a finished job and its checkpoints (promoted models keep their weights)."""
     cli.client.jobs.delete(job_id)
-    if cli.out.as_json:
-        cli.out.json({"id": job_id, "deleted": True})
-    else:
-        cli.out.line(f"deleted job {job_id}")
+    cli.out.deleted("job", job_id)
 
 
 @app.command()
@@ -145,7 +136,4 @@ def events(cli: Cli, job_id: JobId,
            limit: Limit = 100) -> None:
     """A job's events, oldest first: status changes with reasons, training steps, checkpoints, errors."""
     found = list(islice(cli.client.jobs.events(job_id, after=after, type=event_type, limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(("ID", "TIME", "TYPE", "PAYLOAD"), [(e.id, e.created_at, e.type, e.payload) for e in found])
+    cli.out.objects(found, ("ID", "TIME", "TYPE", "PAYLOAD"), [(e.id, e.created_at, e.type, e.payload) for e in found])

@@ -37,10 +37,8 @@ def login(
     with command_session(as_json=as_json, url=url.rstrip("/"), api_key=api_key) as cli:
         cli.client.base_models.list()  # any valid key may read the catalog: a wrong key or URL ends here
         path = config.store(cli.target)
-        if cli.out.as_json:
-            cli.out.json({"url": cli.target.url, "config_file": str(path)})
-        else:
-            cli.out.line(f"logged in to {cli.target.url}; the key is stored in {path} (readable by you only)")
+        cli.out.said({"url": cli.target.url, "config_file": str(path)},
+                     f"logged in to {cli.target.url}; the key is stored in {path} (readable by you only)")
 
 
 def _stored_url() -> str | None:

@@ -29,11 +29,8 @@ def show_model(cli: Cli, model: Model) -> None:
 def list_(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
     """Your tenant's models, newest first."""
     models = list(islice(cli.client.models.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(models)
-    else:
-        cli.out.table(("ID", "NAME", "KIND", "FAMILY", "FROM JOB", "STEP", "CREATED"),
-                      [(m.id, m.name, m.kind, m.family, m.source_job_id, m.source_step, m.created_at) for m in models])
+    cli.out.objects(models, ("ID", "NAME", "KIND", "FAMILY", "FROM JOB", "STEP", "CREATED"),
+                    [(m.id, m.name, m.kind, m.family, m.source_job_id, m.source_step, m.created_at) for m in models])
 
 
 @app.command()
@@ -48,10 +45,7 @@ def show(cli: Cli, model_id: ModelId) -> None:
 def delete(cli: Cli, model_id: ModelId) -> None:
     """Delete a model and its weights."""
     cli.client.models.delete(model_id)
-    if cli.out.as_json:
-        cli.out.json({"id": model_id, "deleted": True})
-    else:
-        cli.out.line(f"deleted model {model_id}")
+    cli.out.deleted("model", model_id)
 
 
 @app.command()
@@ -59,8 +53,5 @@ def delete(cli: Cli, model_id: ModelId) -> None:
 def base(cli: Cli) -> None:
     """The base models to fine-tune or serve, with their resolutions."""
     found = cli.client.base_models.list()
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(("NAME", "FAMILY", "STATUS", "NATIVE", "RESOLUTIONS"),
-                      [(b.name, b.family, b.status, b.native_resolution, b.resolutions) for b in found])
+    cli.out.objects(found, ("NAME", "FAMILY", "STATUS", "NATIVE", "RESOLUTIONS"),
+                    [(b.name, b.family, b.status, b.native_resolution, b.resolutions) for b in found])

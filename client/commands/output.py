@@ -79,6 +79,23 @@ class Output:
     def json(self, value: object) -> None:
         print(json.dumps(as_jsonable(value), indent=2))  # ASCII: escapes every control character
 
+    def objects(self, value: object, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        """`value` (an API object or a list of them) as JSON under --json, else as the table of `rows`."""
+        if self.as_json:
+            self.json(value)
+        else:
+            self.table(headers, rows)
+
+    def said(self, value: object, text: str) -> None:
+        """`value` as JSON under --json, else the sentence `text`."""
+        if self.as_json:
+            self.json(value)
+        else:
+            self.line(text)
+
+    def deleted(self, kind: str, object_id: str) -> None:
+        self.said({"id": object_id, "deleted": True}, f"deleted {kind} {object_id}")
+
     def line(self, text: str = "", *, style: str | None = None) -> None:
         if self.console is not None:
             self.console.print(Text(clean(text, keep_newlines=True), style=style or ""))

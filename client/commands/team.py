@@ -31,10 +31,7 @@ def key_row(key: Key) -> tuple[object, ...]:
 def list_members(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's members, newest first."""
     found = list(islice(cli.client.members.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(MEMBER_COLUMNS, [member_row(each) for each in found])
+    cli.out.objects(found, MEMBER_COLUMNS, [member_row(each) for each in found])
 
 
 @members.command("add")
@@ -43,10 +40,7 @@ def add_member(cli: Cli, email: Annotated[str, typer.Argument(help="the member's
                role: Annotated[Role | None, typer.Option(help="member (default) or tenant_admin")] = None) -> None:
     """Add a member; `sanacloud keys create NAME --member ID` then issues their key."""
     member = cli.client.members.create(email, role=role)
-    if cli.out.as_json:
-        cli.out.json(member)
-    else:
-        cli.out.table(MEMBER_COLUMNS, [member_row(member)])
+    cli.out.objects(member, MEMBER_COLUMNS, [member_row(member)])
 
 
 @members.command("set-role")
@@ -55,10 +49,7 @@ def set_role(cli: Cli, member_id: Annotated[str, typer.Argument(help="the member
              role: Annotated[Role, typer.Argument(help="member or tenant_admin")]) -> None:
     """Change a member's role."""
     member = cli.client.members.update(member_id, role=role)
-    if cli.out.as_json:
-        cli.out.json(member)
-    else:
-        cli.out.table(MEMBER_COLUMNS, [member_row(member)])
+    cli.out.objects(member, MEMBER_COLUMNS, [member_row(member)])
 
 
 @members.command("remove")
@@ -66,10 +57,7 @@ def set_role(cli: Cli, member_id: Annotated[str, typer.Argument(help="the member
 def remove_member(cli: Cli, member_id: Annotated[str, typer.Argument(help="the member's id")]) -> None:
     """Remove a member (their keys stop working)."""
     cli.client.members.delete(member_id)
-    if cli.out.as_json:
-        cli.out.json({"id": member_id, "deleted": True})
-    else:
-        cli.out.line(f"removed member {member_id}")
+    cli.out.said({"id": member_id, "deleted": True}, f"removed member {member_id}")
 
 
 @keys.command("list")
@@ -77,10 +65,7 @@ def remove_member(cli: Cli, member_id: Annotated[str, typer.Argument(help="the m
 def list_keys(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's API keys (their secrets are never shown again), newest first."""
     found = list(islice(cli.client.keys.list(limit=min(limit, 200)), limit))
-    if cli.out.as_json:
-        cli.out.json(found)
-    else:
-        cli.out.table(KEY_COLUMNS, [key_row(each) for each in found])
+    cli.out.objects(found, KEY_COLUMNS, [key_row(each) for each in found])
 
 
 @keys.command("create")
@@ -101,7 +86,4 @@ def create_key(cli: Cli, name: Annotated[str, typer.Argument(help="a label for t
 def revoke_key(cli: Cli, key_id: Annotated[str, typer.Argument(help="the key's id")]) -> None:
     """Revoke a key: requests with it are refused from now on."""
     key = cli.client.keys.revoke(key_id)
-    if cli.out.as_json:
-        cli.out.json(key)
-    else:
-        cli.out.line(f"revoked key {key.id} ({key.name})")
+    cli.out.said(key, f"revoked key {key.id} ({key.name})")
