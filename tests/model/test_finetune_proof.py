@@ -37,8 +37,9 @@ def test_lora_teaches_a_held_out_colour(tmp_path: Path) -> None:
     tuned = make_pipeline(base)
     tuned.load_lora_weights(str(latest(spec.output_dir)[1]))  # the exported adapter, as a tenant gets it
     after = measure_concept(base, PINK_SCENES, "pink", seeds_per_scene=4, pipe=tuned)
-    kept = measure(base, EVAL_SCENES, pipe=tuned)
-    # Measured: pink shown 0 % -> 75 % (5 prompts x 4 seeds); base prompts keep 96 % of their
-    # colours, while backgrounds drop to 67 % (the set shows pink as a background half the time).
+    kept = measure(base, EVAL_SCENES, pipe=tuned, seeds_per_scene=3)  # one seed each swings by ±10 points
+    # Measured (training seeds 3 and 4): pink shown 0 % -> 95 % and 80 % (5 prompts x 4 seeds); base
+    # prompts keep 88 % and 93 % of their colours, while backgrounds drop to 58 % (the set shows
+    # pink as a background half the time).
     assert before <= 0.1 and after >= 0.5, (before, after)
     assert kept["color"] >= 0.8 and kept["background"] >= 0.5, kept
