@@ -1,0 +1,42 @@
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+
+export interface Line {
+  label: string;
+  values: (number | null)[];
+  color: string;
+  width?: number;
+}
+
+/** A uPlot chart of lines over steps; `data-points` says how many steps it plots (what a test counts). */
+export function Chart({ title, steps, lines, log = false }: { title: string; steps: number[]; lines: Line[];
+  log?: boolean }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const data = [steps, ...lines.map((l) => l.values)] as uPlot.AlignedData;
+  const shape = `${log}|${lines.map((l) => `${l.label}:${l.color}:${l.width ?? 1.5}`).join(",")}`;
+
+  useEffect(() => {
+    const options: uPlot.Options = {
+      width: Math.max(280, box.current!.clientWidth), height: 200, title,
+      scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+      axes: [{ label: "step" }, { size: 60 }],
+      series: [{ label: "step" }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width ?? 1.5 }))],
+      legend: { show: lines.length > 1 },
+    };
+    plot.current = new uPlot(options, data, box.current!);
+    const resize = () => plot.current?.setSize({ width: Math.max(280, box.current!.clientWidth), height: 200 });
+    window.addEventListener("resize", resize);
+    return () => {
+      window.removeEventListener("resize", resize);
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [shape]);
+
+  useEffect(() => {
+    plot.current?.setData(data);
+  });
+
+  return <div class="chart" ref={box} data-chart={title} data-points={steps.length} />;
+}
