@@ -28,7 +28,7 @@ export function DatasetPage({ id }: { id: string }) {
       <p class="dataset-stats">
         <b>{dataset.file_count}</b> images, {bytes(dataset.total_bytes)}; {stats.captioned} captioned,{" "}
         {stats.uncaptioned} without a caption
-        {stats.min_width !== null && `; ${stats.min_width}–${stats.max_width} × ${stats.min_height}–${stats.max_height} px`}
+        {stats.min_width !== null && `; ${span(stats.min_width, stats.max_width)} × ${span(stats.min_height, stats.max_height)} px`}
         {Object.keys(stats.formats).length > 0 &&
           `; ${Object.entries(stats.formats).map(([format, count]) => `${count} ${format}`).join(", ")}`}
       </p>
@@ -38,6 +38,9 @@ export function DatasetPage({ id }: { id: string }) {
     </>
   );
 }
+
+/** "48" or "32–64": a range of sizes, one number when all are equal. */
+const span = (low: number | null, high: number | null) => (low === high ? `${low}` : `${low}–${high}`);
 
 function Reports({ dataset }: { dataset: DatasetDetail }) {
   const uploads = [...(dataset.report.uploads ?? [])].reverse();
