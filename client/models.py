@@ -102,7 +102,9 @@ class Job(APIModel):
     status: str
     dataset_id: str | None
     base_model_id: str
+    base_model: str
     pool_id: str
+    pool: str
     gpus: int
     priority: int
     requested: dict[str, Any]
@@ -131,7 +133,6 @@ class AdminJob(Job):
     schema_name = "AdminJobOut"
     tenant_id: str
     tenant: str
-    pool: str
 
 
 class JobEvent(APIModel):

@@ -114,4 +114,3 @@ class BaseModelOut(ResponseModel):
 class AdminJobOut(JobOut):
     tenant_id: str
     tenant: str = Field(description="the tenant's name")
-    pool: str = Field(description="the pool's name")

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.api.admin import schemas
 from sanacloud.api.authentication import Principal
-from sanacloud.api.jobs.schemas import JobOut
+from sanacloud.api.jobs.service import job_out
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES
@@ -37,10 +37,8 @@ def list_jobs(session: Session, *, params: PageParams, status: str | None, tenan
         query = query.where(Job.pool_id == accounts.get_pool_by_name(session, name=pool).id)
     rows, cursor = paginate(session, query, Job.id, params)
     tenants = {row.id: row.name for row in session.execute(select(Tenant.id, Tenant.name))}
-    pools = {row.id: row.name for row in session.execute(select(GpuPool.id, GpuPool.name))}
-    return [schemas.AdminJobOut.model_validate({
-        **JobOut.model_validate(job).model_dump(), "tenant_id": job.tenant_id,
-        "tenant": tenants.get(job.tenant_id, ""), "pool": pools.get(job.pool_id, "")}) for job in rows], cursor
+    return [schemas.AdminJobOut.model_validate({**job_out(session, job).model_dump(), "tenant_id": job.tenant_id,
+                                                "tenant": tenants.get(job.tenant_id, "")}) for job in rows], cursor
 
 
 def update_tenant(session: Session, *, actor: Principal, tenant_id: str, body: schemas.TenantUpdate) -> Tenant:

@@ -1,5 +1,5 @@
 """What the dashboard reads beyond the tenant's own lists: a checkpoint's weights to download, the
-queue of waiting jobs across tenants, and GPU time over time."""
+queue of waiting jobs across tenants, GPU time over time, and the names of a job's pool and base model."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def test_admins_see_the_queue_across_tenants_with_each_wait_reason(client: TestC
     assert queue.status_code == 200, queue.text
     assert [(job["id"], job["tenant"], job["pool"]) for job in queue.json()["items"]] == [(waiting, "acme", "gpu")]
     assert running in queue.json()["items"][0]["wait_reason"]  # names what holds the GPU it needs
+    mine_now = client.get(f"/v1/jobs/{waiting}", headers=acme.headers).json()
+    assert (mine_now["pool"], mine_now["base_model"]) == ("gpu", "sana-tiny")  # names, not only ids
     everyone = client.get("/v1/admin/jobs", params={"pool": "gpu"}, headers=admin_headers).json()["items"]
     assert {job["id"] for job in everyone} == {running, waiting, other}
     mine = client.get("/v1/admin/jobs", params={"tenant_id": globex.id}, headers=admin_headers).json()["items"]
