@@ -16,7 +16,7 @@ export function DatasetPage({ id }: { id: string }) {
     datasetsApi.get(id).then(setDataset, (error) => setProblem(showProblem(error)));
   }, [id, version]);
 
-  if (problem && isNotFound(problem)) return <NotFound what={`The dataset ${id}`} />;
+  if (problem && isNotFound(problem)) return <NotFound what="This dataset" />;
   if (!dataset) return problem ? <ProblemMessage problem={problem} /> : <p class="loading">Loading…</p>;
   const { stats } = dataset;
   return (

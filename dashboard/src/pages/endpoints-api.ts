@@ -1,4 +1,5 @@
 // The endpoints API as the endpoints pages and the playground use it.
+import { useEffect, useState } from "preact/hooks";
 import { Page, request } from "../api";
 
 export interface EndpointOut {
@@ -56,3 +57,18 @@ export const endpointsApi = {
     request<Generation>(`${path(id)}/generate`, { method: "POST", json: { ...body, wait: false } }),
   generation: (id: string) => request<Generation>(`/v1/generations/${encodeURIComponent(id)}`),
 };
+
+/** The models an endpoint can serve (the tenant's and the base models), by id. */
+export async function servableModels(): Promise<ServableModel[]> {
+  const [mine, base] = await Promise.all([endpointsApi.models(), endpointsApi.baseModels()]);
+  return [...mine.items, ...base];
+}
+
+/** Model ids to their names, read once when the page opens. */
+export function useModelNames(): Map<string, string> {
+  const [names, setNames] = useState(new Map<string, string>());
+  useEffect(() => {
+    servableModels().then((models) => setNames(new Map(models.map((m) => [m.id, m.name]))), () => {});
+  }, []);
+  return names;
+}

@@ -5,12 +5,13 @@ import { usePoll } from "../components/poll";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
 import { age, StatusPill } from "../components/status";
 import { go } from "../route";
-import { EndpointOut, endpointsApi, ServableModel } from "./endpoints-api";
+import { EndpointOut, endpointsApi, ServableModel, servableModels, useModelNames } from "./endpoints-api";
 
 export function EndpointsPage() {
   const [endpoints, setEndpoints] = useState<EndpointOut[] | null>(null);
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
+  const modelNames = useModelNames();
 
   usePoll(async () => {
     try {
@@ -44,7 +45,7 @@ export function EndpointsPage() {
                 <td><a href={`#/endpoints/${endpoint.id}`}>{endpoint.name}</a><div class="id">{endpoint.id}</div></td>
                 <td><StatusPill status={endpoint.status} />
                   {endpoint.error && <div class="reason failed">{endpoint.error}</div>}</td>
-                <td>{endpoint.model_id}</td>
+                <td>{modelNames.get(endpoint.model_id) ?? endpoint.model_id}</td>
                 <td>{endpoint.min_replicas === 0 ? `to zero after ${endpoint.idle_timeout_s} s idle` : "always loaded"}</td>
                 <td>{endpoint.last_request_at ? age(endpoint.last_request_at) : "never"}</td>
               </tr>
@@ -65,8 +66,7 @@ function NewEndpoint() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    Promise.all([endpointsApi.models(), endpointsApi.baseModels()]).then(([mine, base]) => {
-      const all = [...mine.items, ...base];
+    servableModels().then((all) => {
       setModels(all);
       if (all[0]) setValues((v) => ({ ...v, model: v.model || all[0].id }));
     }, (error) => setProblem(showProblem(error)));
