@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 python="${PYTHON:-python3}"
+npm="${NPM:-npm}"
 
 install_python() {
   local log=.venv/setup.log stamp=".venv/.sanacloud-installed-${extras:-base}" digest
@@ -34,12 +35,12 @@ build_dashboard() {
   digest="$(find dashboard -path dashboard/node_modules -prune -o -type f -print | LC_ALL=C sort |
             xargs -d '\n' sha256sum | sha256sum | cut -d' ' -f1)"
   [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ] && [ -f api/dashboard/build/index.html ] && return 0
-  if ! command -v npm > /dev/null; then
+  if ! command -v "$npm" > /dev/null; then
     echo "npm not found: the dashboard is not built (install Node.js 20 and npm, then run this again)" >&2
     return 0
   fi
   echo "building the dashboard (log in $log)" >&2
-  if ! (cd dashboard && npm ci --no-audit --no-fund && npm run build) > "$log" 2>&1; then
+  if ! (cd dashboard && "$npm" ci --no-audit --no-fund && "$npm" run build) > "$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "the dashboard's build failed; the whole log is $log" >&2
     exit 1

@@ -1,6 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { forgetKey, storedKey, storeKey, whenUnauthorized } from "./api";
 import { NotFound } from "./components/status";
+import { AdminPage } from "./pages/admin";
+import { DatasetPage } from "./pages/dataset";
+import { DatasetsPage } from "./pages/datasets";
+import { EndpointPage } from "./pages/endpoint";
+import { EndpointsPage } from "./pages/endpoints";
 import { RunPage } from "./pages/run";
 import { RunsPage } from "./pages/runs";
 import { Identity, identify, SignIn } from "./pages/signin";
@@ -62,5 +67,8 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
 
 function Page({ section, id }: { section: string; id?: string }) {
   if (section === "runs") return id ? <RunPage key={id} id={id} /> : <RunsPage />;
-  return <NotFound what={`The page #/${section}`} />;
+  if (section === "datasets") return id ? <DatasetPage key={id} id={id} /> : <DatasetsPage />;
+  if (section === "endpoints") return id ? <EndpointPage key={id} id={id} /> : <EndpointsPage />;
+  if (section === "admin" && !id) return <AdminPage />;
+  return <NotFound what="This page" />;
 }

@@ -1,5 +1,6 @@
 import { useRef, useState } from "preact/hooks";
 import { api, ApiError, Checkpoint, isNotFound, Job, JobEvent } from "../api";
+import { useBaseModelNames } from "../components/names";
 import { usePoll } from "../components/poll";
 import { ProblemMessage, showProblem } from "../components/problems";
 import { duration, NotFound, StatusPill } from "../components/status";
@@ -21,6 +22,7 @@ export function RunPage({ id }: { id: string }) {
   const [problem, setProblem] = useState<ApiError | null>(null);
   const after = useRef(0);
   const ticks = useRef(0);
+  const baseModels = useBaseModelNames();
 
   usePoll(async (signal) => {
     try {
@@ -41,7 +43,7 @@ export function RunPage({ id }: { id: string }) {
     }
   }, 1500, [id]);
 
-  if (missing) return <NotFound what={`The run ${id}`} />;
+  if (missing) return <NotFound what="This run" />;
   if (!job) return <><ProblemMessage problem={problem} /><p class="loading">Loading…</p></>;
   const prompts = (job.hyperparameters.validation_prompts as string[] | undefined) ?? [];
   return (
@@ -67,7 +69,7 @@ export function RunPage({ id }: { id: string }) {
         </section>
         <section>
           <h2>Hyperparameters</h2>
-          <Hyperparameters job={job} />
+          <Hyperparameters job={job} baseModel={baseModels.get(job.base_model_id)} />
         </section>
       </div>
     </>
@@ -125,10 +127,12 @@ function Curves({ events }: { events: JobEvent[] }) {
   );
 }
 
-function Hyperparameters({ job }: { job: Job }) {
+function Hyperparameters({ job, baseModel }: { job: Job; baseModel?: string }) {
   return (
     <table class="hyperparameters">
       <tbody>
+        <tr><th scope="row">base model</th><td>{baseModel ?? job.base_model_id}</td></tr>
+        <tr><th scope="row">type</th><td>{job.type}</td></tr>
         {Object.entries(job.hyperparameters).map(([name, value]) => (
           <tr><th scope="row">{name}</th><td>{typeof value === "object" ? JSON.stringify(value) : String(value)}</td></tr>
         ))}

@@ -1,10 +1,10 @@
 import { useState } from "preact/hooks";
-import { api, Job } from "../api";
+import { api, ApiError, Job } from "../api";
+import { useBaseModelNames } from "../components/names";
 import { usePoll } from "../components/poll";
 import { ProblemMessage, showProblem } from "../components/problems";
 import { age, StatusPill } from "../components/status";
 import { NewRun } from "../run/new";
-import { ApiError } from "../api";
 
 const STATUSES = ["validating", "queued", "admitted", "running", "paused", "preempted", "succeeded", "failed",
   "cancelled"];
@@ -20,6 +20,7 @@ export function RunsPage() {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
+  const baseModels = useBaseModelNames();
 
   usePoll(async () => {
     try {
@@ -62,7 +63,7 @@ export function RunsPage() {
             <tr><th>Name</th><th>Status</th><th>Progress</th><th>Base model</th><th>Type</th><th>Age</th><th>Pool</th></tr>
           </thead>
           <tbody>
-            {shown.map((job) => <RunRow job={job} key={job.id} />)}
+            {shown.map((job) => <RunRow job={job} baseModel={baseModels.get(job.base_model_id)} key={job.id} />)}
           </tbody>
         </table>
       )}
@@ -70,7 +71,7 @@ export function RunsPage() {
   );
 }
 
-function RunRow({ job }: { job: Job }) {
+function RunRow({ job, baseModel }: { job: Job; baseModel?: string }) {
   const total = totalSteps(job);
   return (
     <tr data-job-id={job.id}>
@@ -79,7 +80,7 @@ function RunRow({ job }: { job: Job }) {
       <td class="progress-cell">
         <progress max={total ?? 1} value={job.step} /> {job.step}/{total ?? "?"}
       </td>
-      <td>{job.base_model_id}</td>
+      <td>{baseModel ?? job.base_model_id}</td>
       <td>{job.type}</td>
       <td title={job.created_at}>{age(job.created_at)}</td>
       <td>{job.pool_id}{job.gpus > 1 ? ` ×${job.gpus}` : ""}</td>

@@ -1,6 +1,12 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
+/** An axis label readable at any size: 3 significant digits, exponents for the tiny (learning rates). */
+function tick(value: number): string {
+  if (value !== 0 && Math.abs(value) < 1e-2) return value.toExponential(1);
+  return String(Number(value.toPrecision(3)));
+}
+
 export interface Line {
   label: string;
   values: (number | null)[];
@@ -20,7 +26,7 @@ export function Chart({ title, steps, lines, log = false }: { title: string; ste
     const options: uPlot.Options = {
       width: Math.max(280, box.current!.clientWidth), height: 200, title,
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-      axes: [{ label: "step" }, { size: 60 }],
+      axes: [{ label: "step" }, { size: 64, values: (_, ticks) => ticks.map(tick) }],
       series: [{ label: "step" }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width ?? 1.5 }))],
       legend: { show: lines.length > 1 },
     };

@@ -25,18 +25,17 @@ export function curves(events: JobEvent[]): Map<string, Series> {
   return result;
 }
 
-/** W&B's debiased, time-weighted EMA: each point's decay follows its distance in steps from the previous one
- * (so uneven logging does not skew it), and dividing by the weights' sum removes the pull towards zero at the
- * start. `weight` 0 is the raw curve. */
+/** W&B's debiased, time-weighted EMA: each point's decay follows its distance in steps from the previous one,
+ * measured in average gaps (so uneven logging does not skew it), and dividing by the sum of the weights removes
+ * the pull towards zero at the start. `weight` 0 is the raw curve. */
 export function smoothed({ steps, values }: Series, weight: number): number[] {
   if (weight <= 0 || steps.length < 2) return values.slice();
-  const decay = Math.min(Math.sqrt(weight), 0.999);
-  const range = steps[steps.length - 1] - steps[0] || 1;
+  const decay = Math.min(weight, 0.999);
+  const averageGap = (steps[steps.length - 1] - steps[0]) / (steps.length - 1) || 1;
   let last = 0;
   let debias = 0;
   return values.map((value, i) => {
-    const gap = i === 0 ? 0 : ((steps[i] - steps[i - 1]) / range) * 1000;
-    const factor = decay ** gap;
+    const factor = i === 0 ? 1 : decay ** ((steps[i] - steps[i - 1]) / averageGap);
     last = last * factor + value;
     debias = debias * factor + 1;
     return last / debias;
