@@ -43,6 +43,11 @@ export function whenUnauthorized(handler: Unauthorized): void {
   onUnauthorized = handler;
 }
 
+/** For calls made without `request` (an upload with progress): a 401 they got signs out the same way. */
+export function unauthorized(problem: ApiError): void {
+  onUnauthorized(problem);
+}
+
 export interface RequestOptions {
   method?: string;
   json?: unknown;
@@ -70,7 +75,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
   }
   if (!response.ok) {
     const problem = await problemOf(response);
-    if (problem.status === 401 && options.key === undefined) onUnauthorized(problem);
+    if (problem.status === 401 && options.key === undefined) unauthorized(problem);
     throw problem;
   }
   return (response.status === 204 ? undefined : await response.json()) as T;
@@ -99,7 +104,9 @@ export interface Job {
   status: string;
   dataset_id: string | null;
   base_model_id: string;
+  base_model: string;
   pool_id: string;
+  pool: string;
   gpus: number;
   priority: number;
   requested: Record<string, unknown>;

@@ -104,6 +104,7 @@ def test_a_running_jobs_loss_curve_gains_points_while_it_trains(page: Page, plat
     row = page.locator(f'tr[data-job-id="{training["id"]}"]')
     expect(row).to_contain_text("running")
     expect(row).to_contain_text("sana-tiny")
+    expect(row).to_contain_text(training["pool"])
     row.get_by_role("link", name="watched").click()
     expect(page).to_have_url(re.compile(f"#/runs/{training['id']}$"))
 

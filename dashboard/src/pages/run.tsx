@@ -1,6 +1,5 @@
 import { useRef, useState } from "preact/hooks";
 import { api, ApiError, Checkpoint, isNotFound, Job, JobEvent } from "../api";
-import { useBaseModelNames } from "../components/names";
 import { usePoll } from "../components/poll";
 import { ProblemMessage, showProblem } from "../components/problems";
 import { duration, NotFound, StatusPill } from "../components/status";
@@ -22,7 +21,6 @@ export function RunPage({ id }: { id: string }) {
   const [problem, setProblem] = useState<ApiError | null>(null);
   const after = useRef(0);
   const ticks = useRef(0);
-  const baseModels = useBaseModelNames();
 
   usePoll(async (signal) => {
     try {
@@ -69,7 +67,7 @@ export function RunPage({ id }: { id: string }) {
         </section>
         <section>
           <h2>Hyperparameters</h2>
-          <Hyperparameters job={job} baseModel={baseModels.get(job.base_model_id)} />
+          <Hyperparameters job={job} />
         </section>
       </div>
     </>
@@ -127,16 +125,16 @@ function Curves({ events }: { events: JobEvent[] }) {
   );
 }
 
-function Hyperparameters({ job, baseModel }: { job: Job; baseModel?: string }) {
+function Hyperparameters({ job }: { job: Job }) {
   return (
     <table class="hyperparameters">
       <tbody>
-        <tr><th scope="row">base model</th><td>{baseModel ?? job.base_model_id}</td></tr>
+        <tr><th scope="row">base model</th><td>{job.base_model}</td></tr>
         <tr><th scope="row">type</th><td>{job.type}</td></tr>
         {Object.entries(job.hyperparameters).map(([name, value]) => (
           <tr><th scope="row">{name}</th><td>{typeof value === "object" ? JSON.stringify(value) : String(value)}</td></tr>
         ))}
-        <tr><th scope="row">gpus</th><td>{job.gpus} in {job.pool_id}</td></tr>
+        <tr><th scope="row">gpus</th><td>{job.gpus} in {job.pool}</td></tr>
         <tr><th scope="row">priority</th><td>{job.priority}</td></tr>
       </tbody>
     </table>

@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, Job } from "../api";
-import { useBaseModelNames } from "../components/names";
 import { usePoll } from "../components/poll";
 import { ProblemMessage, showProblem } from "../components/problems";
 import { age, StatusPill } from "../components/status";
@@ -20,7 +19,6 @@ export function RunsPage() {
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
-  const baseModels = useBaseModelNames();
 
   usePoll(async () => {
     try {
@@ -63,7 +61,7 @@ export function RunsPage() {
             <tr><th>Name</th><th>Status</th><th>Progress</th><th>Base model</th><th>Type</th><th>Age</th><th>Pool</th></tr>
           </thead>
           <tbody>
-            {shown.map((job) => <RunRow job={job} baseModel={baseModels.get(job.base_model_id)} key={job.id} />)}
+            {shown.map((job) => <RunRow job={job} key={job.id} />)}
           </tbody>
         </table>
       )}
@@ -71,7 +69,7 @@ export function RunsPage() {
   );
 }
 
-function RunRow({ job, baseModel }: { job: Job; baseModel?: string }) {
+function RunRow({ job }: { job: Job }) {
   const total = totalSteps(job);
   return (
     <tr data-job-id={job.id}>
@@ -80,10 +78,10 @@ function RunRow({ job, baseModel }: { job: Job; baseModel?: string }) {
       <td class="progress-cell">
         <progress max={total ?? 1} value={job.step} /> {job.step}/{total ?? "?"}
       </td>
-      <td>{baseModel ?? job.base_model_id}</td>
+      <td>{job.base_model}</td>
       <td>{job.type}</td>
       <td title={job.created_at}>{age(job.created_at)}</td>
-      <td>{job.pool_id}{job.gpus > 1 ? ` ×${job.gpus}` : ""}</td>
+      <td>{job.pool}{job.gpus > 1 ? ` ×${job.gpus}` : ""}</td>
     </tr>
   );
 }
