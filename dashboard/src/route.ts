@@ -6,6 +6,8 @@ export function useRoute(): string[] {
   useEffect(() => {
     const onChange = () => setHash(location.hash);
     window.addEventListener("hashchange", onChange);
+    onChange(); // a change between the first render and now
+
     return () => window.removeEventListener("hashchange", onChange);
   }, []);
   return hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);

@@ -54,7 +54,7 @@ export function RunPage({ id }: { id: string }) {
         {!ENDED.includes(job.status) && <Cancel job={job} onCancelled={setJob} />}
       </div>
       <ProblemMessage problem={problem} />
-      <Reason job={job} />
+      <Reason job={job} events={events} />
       <Progress job={job} events={events} />
       <h2>Curves</h2>
       <Curves events={events} />
@@ -74,7 +74,17 @@ export function RunPage({ id }: { id: string }) {
   );
 }
 
-function Reason({ job }: { job: Job }) {
+function Reason({ job, events }: { job: Job; events: JobEvent[] }) {
+  const preempted = job.attempt > 0 && ["queued", "preempted"].includes(job.status)
+    ? events.findLast((e) => e.type === "preempt_requested") : undefined;
+  if (preempted) {
+    return (
+      <p class="reason" role="status">
+        Preempted at {new Date(preempted.created_at).toLocaleTimeString()}: {String(preempted.payload.reason)}.
+        It resumes from its last checkpoint once admitted again{job.wait_reason ? `; waiting: ${job.wait_reason}` : ""}.
+      </p>
+    );
+  }
   if (job.status === "queued" && job.wait_reason) return <p class="reason" role="status">Waiting: {job.wait_reason}</p>;
   if (job.status === "failed" && job.error) return <pre class="reason failed" role="status">{job.error}</pre>;
   if (job.cancel_requested_at && !ENDED.includes(job.status)) return <p class="reason">Cancelling…</p>;

@@ -26,7 +26,7 @@ export function Chart({ title, steps, lines, log = false }: { title: string; ste
     const options: uPlot.Options = {
       width: Math.max(280, box.current!.clientWidth), height: 200, title,
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-      axes: [{ label: "step" }, { size: 64, values: (_, ticks) => ticks.map(tick) }],
+      axes: [{ label: "step" }, { size: 64, values: (_, ticks) => ticks.map((t) => (t === null ? "" : tick(t))) }],
       series: [{ label: "step" }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width ?? 1.5 }))],
       legend: { show: lines.length > 1 },
     };
