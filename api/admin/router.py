@@ -29,7 +29,7 @@ def admin_tenants_list(session: SessionDep, _: AdminDep, page: PageDep) -> Page[
     return to_page(rows, cursor, schemas.TenantOut)
 
 
-@router.get("/jobs")
+@router.get("/jobs", responses=problems(404))
 def admin_jobs_list(session: SessionDep, _: AdminDep, page: PageDep, status: JobStatus | None = None,
                     tenant_id: Annotated[str | None, Query(max_length=40)] = None,
                     pool: Annotated[str | None, Query(max_length=63)] = None) -> Page[schemas.AdminJobOut]:
