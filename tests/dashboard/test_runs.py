@@ -66,7 +66,7 @@ def test_a_wrong_key_shows_the_apis_message_and_the_key_stays_out_of_urls_and_st
     assert page.evaluate("() => [localStorage.length, document.cookie]") == [0, ""]
     assert page.evaluate("() => Object.values(sessionStorage)") == [platform.key]
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)  # a tenant's key
-    screenshot(page, "runs-empty")
+    screenshot(page, "runs-empty", documented=False)
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("API key")).to_be_visible()
@@ -94,7 +94,7 @@ def test_an_invalid_hyperparameter_shows_the_apis_message_next_to_its_field(page
         expect(page.get_by_label(field, exact=True).locator("xpath=..").locator(".field-error")).to_have_text(
             message.inner_text())
     expect(page.locator('[data-field="hyperparameters.learning_rate"]')).to_contain_text("1")
-    screenshot(page, "new-run-invalid")
+    screenshot(page, "new-run-invalid", documented=False)
     assert platform.http().get("/v1/jobs").json()["items"] == [], "an invalid run was created"
 
 
@@ -195,6 +195,7 @@ def test_a_queued_run_says_why_it_waits_and_can_be_cancelled(page: Page, platfor
     sign_in(page, platform.url, platform.key)
     row = page.locator(f'tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("queued")  # it appeared without a reload: the list polls
+    screenshot(page, "runs-list")
     page.get_by_label("Status").select_option("queued")
     expect(page.locator("tbody tr")).to_have_count(1)
     page.get_by_label("Status").select_option("")
@@ -203,7 +204,6 @@ def test_a_queued_run_says_why_it_waits_and_can_be_cancelled(page: Page, platfor
     expect(page.locator(f'tr[data-job-id="{training["id"]}"]')).to_be_visible()
     page.get_by_label("Search").fill(job_id)
     expect(page.locator("tbody tr")).to_have_count(1)
-    screenshot(page, "runs-list")
 
     row.get_by_role("link", name="waiting").click()
     expect(page.get_by_role("status").filter(has_text="Waiting")).to_have_text(f"Waiting: {reason}")

@@ -142,13 +142,14 @@ def page_references(html: str) -> list[str]:
     return re.findall(r'<(?:script[^>]*\bsrc|link[^>]*\bhref)="([^"]+)"', html)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Saves the whole page as <artifacts>/<name>.png (and docs/screenshots/<name>.png when updating)."""
+def screenshot(page: Page, name: str, documented: bool = True) -> Path:
+    """Saves the whole page as <artifacts>/<name>.png (and, when updating, docs/screenshots/<name>.png unless it
+    is not `documented`: an artifact only)."""
     artifacts = Path(os.environ.get("SANACLOUD_TEST_ARTIFACTS", Path(tempfile.gettempdir()) / "screenshots"))
     artifacts.mkdir(parents=True, exist_ok=True)
     path = artifacts / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("SANACLOUD_TEST_UPDATE_SCREENSHOTS") == "1":
+    if documented and os.environ.get("SANACLOUD_TEST_UPDATE_SCREENSHOTS") == "1":
         docs = ROOT / "docs" / "screenshots"
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, docs / f"{name}.png")

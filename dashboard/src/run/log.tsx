@@ -1,9 +1,12 @@
 import { useLayoutEffect, useRef } from "preact/hooks";
 import { JobEvent } from "../api";
 
+// Shown otherwise (the line's own time) or of no use to a reader (object keys).
+const HIDDEN = ["time", "sample_keys"];
+
 function summary(event: JobEvent): string {
   const { message, ...rest } = event.payload;
-  const fields = Object.entries(rest).filter(([name]) => name !== "sample_keys")
+  const fields = Object.entries(rest).filter(([name]) => !HIDDEN.includes(name))
     .map(([name, value]) => `${name}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
   return [typeof message === "string" ? message : "", ...fields].filter(Boolean).join("  ");
 }
