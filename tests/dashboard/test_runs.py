@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 from tests.helpers.deadlines import scaled, wait_until
@@ -45,6 +45,11 @@ def training(http: httpx.Client, dataset_id: str) -> Iterator[dict[str, Any]]:
     assert job.status_code == 201, job.text
     yield dict(wait_for_status(http, job.json()["id"], "running"))
     http.post(f"/v1/jobs/{job.json()['id']}/cancel")  # so that the platform stops at once
+
+
+def wait_for_more(items: Locator) -> None:
+    shown = items.count()
+    wait_until(lambda: items.count() > shown, what=f"more than {shown} of {items}", timeout_s=60, every_s=0.3)
 
 
 def chart_points(page: Page, title: str) -> int:
@@ -118,7 +123,14 @@ def test_a_running_jobs_loss_curve_gains_points_while_it_trains(page: Page, plat
         assert chart_points(page, title) > 0, title
     expect(page.locator(".steps")).to_contain_text(re.compile(r"step \d+ of 400"))
     expect(page.locator(".eta")).to_contain_text("left")
-    expect(page.get_by_role("log")).to_contain_text("step=")
+    log = page.get_by_role("log")
+    expect(log).to_contain_text("step=")
+    assert log.evaluate("el => el.scrollHeight > el.clientHeight"), "the event log does not scroll yet"
+    for scrolled_to, where in (("0", "el => el.scrollTop === 0"),  # reading back: new events do not pull it down
+                               ("el.scrollHeight", "el => el.scrollHeight - el.scrollTop - el.clientHeight < 8")):
+        log.evaluate(f"el => {{ el.scrollTop = {scrolled_to}; el.dispatchEvent(new Event('scroll')); }}")
+        wait_for_more(log.locator(".event"))
+        assert log.evaluate(where), f"after new events, the log is not where it was: {where}"
     expect(page.locator(".hyperparameters")).to_contain_text("checkpoint_interval")
     page.get_by_label("log scale").check()
     page.locator('input[name="smoothing"]').fill("0.9")
