@@ -1,5 +1,5 @@
 // The datasets API as the datasets pages use it; uploads go by XMLHttpRequest, which reports upload progress.
-import { ApiError, FieldProblem, Page, request, storedKey } from "../api";
+import { ApiError, FieldProblem, Page, request, storedKey, unauthorized } from "../api";
 
 export interface DatasetOut {
   id: string;
@@ -91,8 +91,12 @@ export function uploadFiles(datasetId: string, files: File[], onInvalid: OnInval
     if (key) xhr.setRequestHeader("Authorization", `Bearer ${key}`);
     xhr.upload.onprogress = (event) => progress(event.loaded, event.total);
     xhr.onerror = () => reject(new ApiError(0, "the API cannot be reached"));
-    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve(JSON.parse(xhr.responseText))
-      : reject(problemOf(xhr)));
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(JSON.parse(xhr.responseText));
+      const problem = problemOf(xhr);
+      if (problem.status === 401) unauthorized(problem);
+      reject(problem);
+    };
     xhr.send(form);
   });
 }
