@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.requests import Request
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -26,16 +27,12 @@ NOT_BUILT = """<!doctype html>
 <p>The API works without it: see <a href="/docs">/docs</a>.</p></body></html>
 """
 
-router = APIRouter(include_in_schema=False)
 
-
-@router.get("/dashboard")
-def dashboard_redirect() -> RedirectResponse:
+def dashboard_redirect(_: Request) -> Response:
     return RedirectResponse("/dashboard/")
 
 
-@router.get("/dashboard/", response_model=None)
-def dashboard_index() -> Response:
+def dashboard_index(_: Request) -> Response:
     index = BUILD / "index.html"
     if not index.is_file():
         return HTMLResponse(NOT_BUILT, status_code=503, headers={"Cache-Control": "no-store"})
@@ -52,5 +49,7 @@ class HashedAssets(StaticFiles):
 
 
 def mount_dashboard(app: FastAPI) -> None:
-    app.include_router(router)
+    # Plain Starlette routes, not API operations: no schema, no key, no tenant data.
+    app.add_route("/dashboard", dashboard_redirect, methods=["GET"], include_in_schema=False)
+    app.add_route("/dashboard/", dashboard_index, methods=["GET"], include_in_schema=False)
     app.mount("/dashboard/assets", HashedAssets(directory=BUILD / "assets", check_dir=False), name="dashboard-assets")
