@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 from tests.helpers.flow import wait_for_status
@@ -36,7 +36,7 @@ def busy(platform: Platform) -> Busy:
         trained = tenant.post("/v1/jobs", json={**job, "pool": "local", "hyperparameters": {
             "steps": 1, "batch_size": 1, "resolution": 64, "validation_prompts": ["a red square"]}}).json()
         assert admin.put(f"/v1/admin/pools/{POOL}", json={"gpu_type": "h100", "capacity_gpus": 4}).status_code == 200
-        default = admin.get("/v1/admin/tenants").json()["items"][0]["id"]
+        default = next(t["id"] for t in admin.get("/v1/admin/tenants").json()["items"] if t["name"] == "default")
         assert admin.put(f"/v1/admin/tenants/{default}/quotas/{POOL}", json={"nominal_gpus": 2}).status_code == 200
         holding = tenant.post("/v1/jobs", json={**job, "pool": POOL, "gpus": 2}).json()
         waiting = tenant.post("/v1/jobs", json={**job, "pool": POOL, "gpus": 1}).json()
@@ -45,7 +45,7 @@ def busy(platform: Platform) -> Busy:
     return Busy(holding["id"], waiting["id"], waiting["wait_reason"])
 
 
-def bar(page: Page, tenant: str, pool: str):  # type: ignore[no-untyped-def]
+def bar(page: Page, tenant: str, pool: str) -> Locator:
     return page.locator(f'.gpu-bars figure[data-pool="{pool}"] .gpu-bar-row[data-tenant="{tenant}"]')
 
 
@@ -63,6 +63,7 @@ def test_the_admin_sees_gpus_against_quotas_gpu_hours_and_the_queue(platform: Pl
 
     page.get_by_label("Range").select_option(label="the last hour")
     chart = page.locator('[data-chart="gpu-hours"]')
+    expect(chart).to_have_attribute("data-bucket-s", "60")  # the hour in minutes
     expect(chart).to_have_attribute("data-lines", "1", timeout=ms(30))  # the trained job's GPU time
     expect(chart.locator("canvas")).to_have_count(1)
     screenshot(page, "admin")
@@ -87,7 +88,7 @@ def test_setting_a_quota_changes_the_chart_and_admits_the_waiting_job(platform: 
     expect(bar(page, "default", POOL)).to_have_attribute("data-in-use", "3")  # the waiting job got its GPU
     expect(page.locator(f'table.queue tr[data-job-id="{busy.waiting}"]')).to_have_count(0)
     expect(page.get_by_text("No job is waiting.")).to_be_visible()
-    screenshot(page, "admin-quota")
+    screenshot(page, "admin-quota", documented=False)
 
 
 def test_a_tenants_key_gets_no_admin_page(platform: Platform, page: Page) -> None:

@@ -58,7 +58,7 @@ def test_a_folder_with_a_corrupt_image_is_refused_then_stored_without_it(platfor
     problem = upload.locator('.problem[data-field="files"]')
     expect(problem).to_contain_text("nothing was stored")
     expect(upload.locator('[data-rejected="broken.png"]')).to_contain_text(CORRUPT_REASON)
-    screenshot(page, "dataset-upload-refused")
+    screenshot(page, "dataset-upload-refused", documented=False)
 
     upload.get_by_label("If an image is invalid").select_option("skip")
     upload.get_by_role("button", name="Upload").click()
@@ -81,7 +81,7 @@ def test_a_folder_with_a_corrupt_image_is_refused_then_stored_without_it(platfor
 def test_another_tenant_sees_none_of_its_datasets_even_by_url(platform: Platform, page: Page) -> None:
     with platform.http() as owner:
         mine = owner.post("/v1/datasets", json={"name": "private-set"}).json()["id"]
-    sign_in(page, platform.url, platform.new_tenant("intruder"))
+    sign_in(page, platform.url, platform.new_tenant("outsider-datasets"))
     page.goto(f"{platform.url}/dashboard/#/datasets")
     expect(page.get_by_text("No datasets yet")).to_be_visible()
     page.goto(f"{platform.url}/dashboard/#/datasets/{mine}")

@@ -73,7 +73,7 @@ def test_the_playground_shows_the_image_at_the_size_asked_and_its_timings(platfo
 
 def test_another_tenant_sees_neither_the_endpoint_nor_its_playground(platform: Platform, page: Page,
                                                                     endpoint_id: str) -> None:
-    sign_in(page, platform.url, platform.new_tenant("intruder"))
+    sign_in(page, platform.url, platform.new_tenant("outsider-endpoints"))
     page.goto(f"{platform.url}/dashboard/#/endpoints")
     expect(page.get_by_text("No endpoints yet")).to_be_visible()
     page.goto(f"{platform.url}/dashboard/#/endpoints/{endpoint_id}")

@@ -42,7 +42,7 @@ export function GpuHoursChart({ series }: { series: UsageSeries }) {
 
   const total = series.lines.reduce((sum, line) => sum + line.gpu_seconds.reduce((a, b) => a + b, 0), 0);
   return (
-    <div class="chart" ref={box} data-chart="gpu-hours" data-lines={series.lines.length}
+    <div class="chart" ref={box} data-chart="gpu-hours" data-lines={series.lines.length} data-bucket-s={series.bucket_s}
       aria-label={`GPU-hours over time: ${(total / 3600).toFixed(4)} in all`} />
   );
 }
