@@ -1,6 +1,8 @@
 """Signing in, the runs list and a run's page, in headless chromium against a real `sanacloud up`: a sana-tiny
 LoRA run trains on the CPU while the page watches its loss curve grow, its checkpoints' sample grid fill in,
-compares two steps, promotes one and downloads its weights; a second run waits for the one GPU and says why."""
+compares two steps, promotes one and downloads its weights; a second run waits for the one GPU and says why.
+Signed in as another tenant, none of it can be seen or reached, not even by editing the page's URL: the API
+answers that tenant 404 for each, and the page says not found."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 from tests.helpers.deadlines import scaled, wait_until
@@ -224,3 +226,38 @@ def test_a_queued_run_says_why_it_waits_and_can_be_cancelled(page: Page, platfor
     page.get_by_role("button", name="Yes, cancel it").click()
     expect(page.locator(".title-row .pill")).to_have_text("cancelled", timeout=ms(30))
     assert http.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_another_tenant_sees_none_of_it_even_by_editing_the_url(page: Page, platform: Platform, dataset_id: str,
+                                                                training: dict[str, Any]) -> None:
+    http = platform.http()
+    endpoint = http.post("/v1/endpoints", json={"name": "squares-endpoint", "model": "sana-tiny"})
+    assert endpoint.status_code == 201, endpoint.text
+    checkpoints = http.get(f"/v1/jobs/{training['id']}/checkpoints").json()
+    files = http.get(f"/v1/datasets/{dataset_id}/files").json()["items"]
+    images = [url.split("?")[0] for c in checkpoints for url in c["sample_urls"]] + [f["url"].split("?")[0]
+                                                                                     for f in files]
+    assert images, "the tenant has no images to hide"
+    owned = {"runs": training["id"], "datasets": dataset_id, "endpoints": endpoint.json()["id"]}
+    secrets = [*owned.values(), "watched", "squares", *images]
+    answers: list[Response] = []
+    page.on("response", lambda response: answers.append(response) if "/v1/" in response.url else None)
+    sign_in(page, platform.url, platform.new_tenant("tenant-b"))
+
+    def shows_none_of_it() -> None:
+        dom = page.content()
+        shown = [secret for secret in secrets if secret in dom]
+        assert not shown, f"{page.url} shows the other tenant's {shown}"
+
+    for section, id_ in owned.items():
+        page.goto(f"{platform.url}/dashboard/#/{section}")
+        page.wait_for_load_state("networkidle")
+        shows_none_of_it()
+        answers.clear()
+        page.goto(f"{platform.url}/dashboard/#/{section}/{id_}")
+        expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        asked = [answer for answer in answers if id_ in answer.url]
+        assert asked and all(a.status == 404 for a in asked), [(a.url, a.status) for a in asked]
+        shows_none_of_it()
+    page.goto(f"{platform.url}/dashboard/#/runs")
+    expect(page.get_by_text("No runs.")).to_be_visible()
