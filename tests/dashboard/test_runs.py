@@ -80,6 +80,19 @@ def test_a_wrong_key_shows_the_apis_message_and_the_key_stays_out_of_urls_and_st
     assert page.evaluate("() => sessionStorage.length") == 0
 
 
+def test_a_key_revoked_while_signed_in_returns_to_sign_in_with_the_apis_message(page: Page,
+                                                                               platform: Platform) -> None:
+    with platform.http() as http:
+        created = http.post("/v1/keys", json={"name": "browser"}).json()
+        sign_in(page, platform.url, created["key"])
+        expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+        assert http.delete(f"/v1/keys/{created['id']}").status_code == 200
+    refused = httpx.get(f"{platform.url}/v1/jobs", headers={"Authorization": f"Bearer {created['key']}"}).json()
+    expect(page.get_by_role("alert")).to_have_text(refused["detail"], timeout=ms(20))  # at the list's next poll
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
 def test_a_platform_admins_key_sees_the_admin_section(page: Page, platform: Platform) -> None:
     sign_in(page, platform.url, platform.admin_key)
     expect(page.get_by_role("link", name="Admin")).to_be_visible()
@@ -135,6 +148,7 @@ def test_a_running_jobs_loss_curve_gains_points_while_it_trains(page: Page, plat
         assert log.evaluate(where), f"after new events, the log is not where it was: {where}"
     expect(page.locator(".hyperparameters")).to_contain_text("checkpoint_interval")
     page.get_by_label("log scale").check()
+    page.get_by_label("clip outliers").check()
     page.locator('input[name="smoothing"]').fill("0.9")
     wait_until(lambda: chart_points(page, "loss") > counts[-1], what="the log-scale chart to keep growing",
                timeout_s=90, every_s=0.3)

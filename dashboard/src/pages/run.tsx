@@ -108,6 +108,7 @@ function Progress({ job, events }: { job: Job; events: JobEvent[] }) {
 function Curves({ events }: { events: JobEvent[] }) {
   const [weight, setWeight] = useState(0.6);
   const [log, setLog] = useState(false);
+  const [clip, setClip] = useState(false);
   const series = curves(events);
   const loss = series.get("loss");
   if (!loss) return <p class="empty">No training steps reported yet.</p>;
@@ -121,9 +122,11 @@ function Curves({ events }: { events: JobEvent[] }) {
         </label>
         <label><input type="checkbox" checked={log} name="log-scale"
           onChange={(e) => setLog(e.currentTarget.checked)} /> log scale</label>
+        <label><input type="checkbox" checked={clip} name="clip-outliers"
+          onChange={(e) => setClip(e.currentTarget.checked)} /> clip outliers</label>
       </div>
       <div class="charts">
-        <Chart title="loss" steps={loss.steps} log={log} lines={[
+        <Chart title="loss" steps={loss.steps} log={log} clip={clip} lines={[
           { label: "raw", values: loss.values, color: "rgba(37, 99, 235, 0.25)", width: 1 },
           { label: "smoothed", values: smoothed(loss, weight), color: "#2563eb", width: 2 }]} />
         {OTHER_METRICS.filter(([name]) => series.has(name)).map(([name, title]) => (
