@@ -1,13 +1,14 @@
 """The datasets pages in a browser: create a dataset (a bad name is refused next to its field), upload a folder
-with one corrupt image (refused whole, with the file's reason; then stored without it), see the thumbnails
-with their captions; another tenant sees none of it, not even by the URL."""
+with one corrupt image (refused whole, with the file's reason; then stored without it, a progress bar showing
+while it goes), see the thumbnails with their captions; another tenant sees none of it, not even by the URL."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 from tests.helpers.images import png
@@ -61,8 +62,14 @@ def test_a_folder_with_a_corrupt_image_is_refused_then_stored_without_it(platfor
     screenshot(page, "dataset-upload-refused", documented=False)
 
     upload.get_by_label("If an image is invalid").select_option("skip")
+    held: list[Route] = []  # the upload, held until its progress bar has been seen
+    page.route(re.compile(r".*/v1/datasets/[^/]+/files\?on_invalid=skip$"), lambda route: held.append(route))
     upload.get_by_role("button", name="Upload").click()
+    expect(upload.get_by_role("progressbar", name="upload progress")).to_be_visible()
+    expect(upload.get_by_role("button", name="Upload")).to_be_disabled()
+    held[0].continue_()
     expect(upload.get_by_role("status")).to_contain_text("Stored 2 image(s)")
+    expect(upload.get_by_role("progressbar")).to_have_count(0)
     expect(upload.locator('[data-rejected="broken.png"]')).to_contain_text(CORRUPT_REASON)
     report = page.get_by_role("region", name="validation report")
     expect(report.locator('[data-rejected="broken.png"]')).to_contain_text(CORRUPT_REASON)
