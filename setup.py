@@ -26,6 +26,7 @@ def packages() -> list[str]:
 setup(
     packages=packages(),
     package_dir={f"sanacloud.{folder}": folder for folder in CODE_FOLDERS},
-    package_data={"sanacloud.model": ["tiny/weights/*.json", "tiny/weights/*.md", "tiny/weights/*/*"]},
+    package_data={"sanacloud.model": ["tiny/weights/*.json", "tiny/weights/*.md", "tiny/weights/*/*"],
+                  "sanacloud.api": ["dashboard/build/*.html", "dashboard/build/assets/*"]},
     include_package_data=True,
 )

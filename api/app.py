@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from sanacloud.api.admin.router import catalog_router
 from sanacloud.api.admin.router import router as admin_router
 from sanacloud.api.authentication import Authenticate
+from sanacloud.api.dashboard.router import mount_dashboard
 from sanacloud.api.datasets.router import router as datasets_router
 from sanacloud.api.endpoints.router import router as endpoints_router
 from sanacloud.api.errors import install_error_handlers
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
     for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
                    usage_router, models_router, endpoints_router, health_router):
         app.include_router(router)
+    mount_dashboard(app)
     # The middleware added last is outermost: headers, then authentication, then the size limit.
     app.add_middleware(BodySizeLimit, max_json_bytes=settings.max_json_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
@@ -68,6 +70,6 @@ def create_app() -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/dashboard/")
 
     return app

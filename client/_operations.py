@@ -22,6 +22,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "jobs-list-events": ("GET", "/v1/jobs/{job_id}/events"),
     "jobs-list-checkpoints": ("GET", "/v1/jobs/{job_id}/checkpoints"),
     "checkpoints-promote": ("POST", "/v1/checkpoints/{checkpoint_id}/promote"),
+    "checkpoints-list-files": ("GET", "/v1/checkpoints/{checkpoint_id}/files"),
     "models-list": ("GET", "/v1/models"),
     "models-get": ("GET", "/v1/models/{model_id}"),
     "models-delete": ("DELETE", "/v1/models/{model_id}"),
@@ -43,6 +44,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "keys-revoke": ("DELETE", "/v1/keys/{key_id}"),
     "admin-tenants-create": ("POST", "/v1/admin/tenants"),
     "admin-tenants-list": ("GET", "/v1/admin/tenants"),
+    "admin-jobs-list": ("GET", "/v1/admin/jobs"),
     "admin-tenants-get": ("GET", "/v1/admin/tenants/{tenant_id}"),
     "admin-tenants-update": ("PATCH", "/v1/admin/tenants/{tenant_id}"),
     "admin-keys-create": ("POST", "/v1/admin/tenants/{tenant_id}/keys"),
@@ -52,4 +54,5 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "admin-pools-put": ("PUT", "/v1/admin/pools/{pool}"),
     "admin-base-models-import": ("POST", "/v1/admin/base-models"),
     "admin-usage-report": ("GET", "/v1/admin/usage"),
+    "admin-usage-series": ("GET", "/v1/admin/usage/series"),
 }

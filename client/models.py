@@ -102,7 +102,9 @@ class Job(APIModel):
     status: str
     dataset_id: str | None
     base_model_id: str
+    base_model: str
     pool_id: str
+    pool: str
     gpus: int
     priority: int
     requested: dict[str, Any]
@@ -125,6 +127,14 @@ class Job(APIModel):
         return self.status in TERMINAL_JOB_STATUSES
 
 
+class AdminJob(Job):
+    """A job as a platform admin sees it, across tenants."""
+
+    schema_name = "AdminJobOut"
+    tenant_id: str
+    tenant: str
+
+
 class JobEvent(APIModel):
     schema_name = "JobEventOut"
     id: int
@@ -140,6 +150,13 @@ class Checkpoint(APIModel):
     metrics: dict[str, Any]
     created_at: datetime
     sample_urls: list[str]
+
+
+class CheckpointFile(APIModel):
+    schema_name = "CheckpointFileOut"
+    name: str
+    size_bytes: int
+    url: str
 
 
 class Model(APIModel):
@@ -300,6 +317,23 @@ class UsageReport(APIModel):
     pools: list[PoolNow]
 
 
+class UsageSeriesLine(APIModel):
+    schema_name = "UsageSeriesLineOut"
+    tenant_id: str
+    tenant: str
+    pool: str
+    gpu_seconds: list[float]
+
+
+class UsageSeries(APIModel):
+    schema_name = "UsageSeries"
+    since: datetime
+    until: datetime
+    bucket_s: float
+    starts: list[datetime]
+    lines: list[UsageSeriesLine]
+
+
 class Member(APIModel):
     schema_name = "MemberOut"
     id: str
@@ -355,7 +389,8 @@ class Quota(APIModel):
 
 
 BOUND_MODELS: tuple[type[APIModel], ...] = (
-    Alive, Ready, Dataset, DatasetStats, DatasetDetail, DatasetFile, Rejected, UploadReport, Job, JobEvent,
-    Checkpoint, Model, BaseModelInfo, Endpoint, Generation, Cap, GpuHolder, TenantGpuHolder, PoolUsage, Usage,
-    UsageLine, PoolNow, UsageReport, Member, Key, KeyCreated, Tenant, Pool, Quota,
+    Alive, Ready, Dataset, DatasetStats, DatasetDetail, DatasetFile, Rejected, UploadReport, Job, AdminJob, JobEvent,
+    Checkpoint, CheckpointFile, Model, BaseModelInfo, Endpoint, Generation, Cap, GpuHolder, TenantGpuHolder,
+    PoolUsage, Usage, UsageLine, PoolNow, UsageReport, UsageSeriesLine, UsageSeries, Member, Key, KeyCreated, Tenant,
+    Pool, Quota,
 )

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.helpers.workers",
     "tests.helpers.serving",
     "tests.helpers.trainer",
+    "tests.helpers.dashboard",
 ]
 
 

@@ -68,3 +68,59 @@ def test_a_failed_install_shows_the_log_tail_and_is_retried(checkout: Path) -> N
     (checkout / ".venv" / "install-exit-code").write_text("0")
     retried = setup(checkout, "dev,model")
     assert retried.returncode == 0 and "setting up .venv" in retried.stderr, screen(retried)
+
+
+FAKE_NPM = """#!/usr/bin/env bash
+echo "$*" >> "$(dirname "$0")/npm-calls"
+echo "npm noise nobody asked for"
+case "$*" in "run build")
+  [ -f fail ] && { echo "src/app.tsx: error TS2322" >&2; exit 2; }
+  mkdir -p ../api/dashboard/build && echo "<html>" > ../api/dashboard/build/index.html;;
+esac
+"""
+
+
+@pytest.fixture
+def npm(checkout: Path) -> Path:
+    (checkout / "dashboard" / "src").mkdir(parents=True)
+    (checkout / "dashboard" / "package-lock.json").write_text("{}")
+    (checkout / "dashboard" / "src" / "app.tsx").write_text("export {};\n")
+    fake = checkout / "bin" / "npm"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_NPM)
+    fake.chmod(0o755)
+    return fake
+
+
+def setup_with(checkout: Path, npm: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "scripts/setup.sh"], cwd=checkout, capture_output=True, text=True,
+                          timeout=scaled(60), env={"PATH": "/usr/bin:/bin", "NPM": npm})
+
+
+def test_the_dashboard_is_built_once_and_again_when_its_sources_change(checkout: Path, npm: Path) -> None:
+    first = setup_with(checkout, str(npm))
+    assert first.returncode == 0 and first.stderr.splitlines()[-1] == \
+        "building the dashboard (log in .venv/dashboard-build.log)", screen(first)
+    assert (checkout / "api" / "dashboard" / "build" / "index.html").is_file()
+    assert (npm.parent / "npm-calls").read_text() == "ci --no-audit --no-fund\nrun build\n"
+    assert "npm noise" in (checkout / ".venv" / "dashboard-build.log").read_text()
+
+    again = setup_with(checkout, str(npm))
+    assert again.returncode == 0 and screen(again) == "", screen(again)
+
+    (checkout / "dashboard" / "src" / "app.tsx").write_text("export const changed = 1;\n")
+    (checkout / "dashboard" / "fail").write_text("")
+    failed = setup_with(checkout, str(npm))
+    assert failed.returncode == 1 and "error TS2322" in failed.stderr and \
+        "the dashboard's build failed; the whole log is .venv/dashboard-build.log" in failed.stderr, screen(failed)
+    (checkout / "dashboard" / "fail").unlink()
+    rebuilt = setup_with(checkout, str(npm))
+    assert rebuilt.returncode == 0 and screen(rebuilt) == \
+        "building the dashboard (log in .venv/dashboard-build.log)\n", screen(rebuilt)
+
+
+def test_without_npm_setup_says_so_in_one_line_and_goes_on(checkout: Path, npm: Path) -> None:
+    result = setup_with(checkout, str(checkout / "missing" / "npm"))
+    assert result.returncode == 0 and result.stderr.splitlines()[-1] == \
+        "npm not found: the dashboard is not built (install Node.js 20 and npm, then run this again)", screen(result)
+    assert not (checkout / "api" / "dashboard" / "build").exists()

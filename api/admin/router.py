@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from sanacloud.api.admin import schemas, service
 from sanacloud.api.deps import AdminDep, PrincipalDep, SessionDep
@@ -10,6 +10,7 @@ from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform import accounts
+from sanacloud.platform.jobs.status import JobStatus
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=AUTHENTICATED)
 catalog_router = APIRouter(prefix="/v1", tags=["base models"], responses=AUTHENTICATED)
@@ -26,6 +27,15 @@ def admin_tenants_create(body: schemas.TenantCreate, session: SessionDep, admin:
 def admin_tenants_list(session: SessionDep, _: AdminDep, page: PageDep) -> Page[schemas.TenantOut]:
     rows, cursor = service.list_tenants(session, params=page)
     return to_page(rows, cursor, schemas.TenantOut)
+
+
+@router.get("/jobs", responses=problems(404))
+def admin_jobs_list(session: SessionDep, _: AdminDep, page: PageDep, status: JobStatus | None = None,
+                    tenant_id: Annotated[str | None, Query(max_length=40)] = None,
+                    pool: Annotated[str | None, Query(max_length=63)] = None) -> Page[schemas.AdminJobOut]:
+    """Every tenant's jobs; `?status=queued` is the queue, each job with why it waits (`wait_reason`)."""
+    rows, cursor = service.list_jobs(session, params=page, status=status, tenant_id=tenant_id, pool=pool)
+    return Page[schemas.AdminJobOut](items=rows, next_cursor=cursor)
 
 
 @router.get("/tenants/{tenant_id}")

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
+from sanacloud.api.jobs.schemas import JobOut
 from sanacloud.api.schemas import RequestModel, ResponseModel
 from sanacloud.platform import admin_bounds as bounds
 from sanacloud.platform.accounts import NAME_PATTERN, NAME_RULE
@@ -108,3 +109,8 @@ class BaseModelOut(ResponseModel):
     native_resolution: int
     resolutions: list[int]
     created_at: datetime
+
+
+class AdminJobOut(JobOut):
+    tenant_id: str
+    tenant: str = Field(description="the tenant's name")

@@ -7,10 +7,11 @@ from sqlalchemy.orm import Session
 
 from sanacloud.api.admin import schemas
 from sanacloud.api.authentication import Principal
+from sanacloud.api.jobs.service import job_out
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, audit
 from sanacloud.platform.catalog import FAMILIES
-from sanacloud.platform.db.models import ApiKey, GpuPool, Model, Quota, Role, Tenant
+from sanacloud.platform.db.models import ApiKey, GpuPool, Job, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import InvalidInput
 
 
@@ -22,6 +23,22 @@ def create_tenant(session: Session, *, actor: Principal, body: schemas.TenantCre
 def list_tenants(session: Session, *, params: PageParams) -> tuple[list[Tenant], str | None]:
     rows, cursor = paginate(session, select(Tenant), Tenant.id, params)
     return list(rows), cursor
+
+
+def list_jobs(session: Session, *, params: PageParams, status: str | None, tenant_id: str | None,
+              pool: str | None) -> tuple[list[schemas.AdminJobOut], str | None]:
+    """Every tenant's jobs, newest first, each with its tenant's and pool's names."""
+    query = select(Job)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if tenant_id is not None:
+        query = query.where(Job.tenant_id == tenant_id)
+    if pool is not None:
+        query = query.where(Job.pool_id == accounts.get_pool_by_name(session, name=pool).id)
+    rows, cursor = paginate(session, query, Job.id, params)
+    tenants = {row.id: row.name for row in session.execute(select(Tenant.id, Tenant.name))}
+    return [schemas.AdminJobOut.model_validate({**job_out(session, job).model_dump(), "tenant_id": job.tenant_id,
+                                                "tenant": tenants.get(job.tenant_id, "")}) for job in rows], cursor
 
 
 def update_tenant(session: Session, *, actor: Principal, tenant_id: str, body: schemas.TenantUpdate) -> Tenant:

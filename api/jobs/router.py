@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.jobs import schemas, service
-from sanacloud.api.pagination import PageDep, to_page
+from sanacloud.api.pagination import PageDep
 from sanacloud.api.schemas import Page
 from sanacloud.platform.jobs.status import JobStatus
 
@@ -29,24 +29,24 @@ def jobs_create(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return schemas.JobOut.model_validate(job)
+    return service.job_out(session, job)
 
 
 @router.get("")
 def jobs_list(session: SessionDep, actor: TenantDep, page: PageDep, status: JobStatus | None = None,
               dataset_id: Annotated[str | None, Query(max_length=40)] = None) -> Page[schemas.JobOut]:
     rows, cursor = service.list_jobs(session, actor=actor, params=page, status=status, dataset_id=dataset_id)
-    return to_page(rows, cursor, schemas.JobOut)
+    return Page[schemas.JobOut](items=[service.job_out(session, job) for job in rows], next_cursor=cursor)
 
 
 @router.get("/{job_id}")
 def jobs_get(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
-    return schemas.JobOut.model_validate(service.get(session, actor=actor, job_id=job_id))
+    return service.job_out(session, service.get(session, actor=actor, job_id=job_id))
 
 
 @router.post("/{job_id}/cancel", responses=problems(409))
 def jobs_cancel(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
-    return schemas.JobOut.model_validate(service.cancel(session, actor=actor, job_id=job_id))
+    return service.job_out(session, service.cancel(session, actor=actor, job_id=job_id))
 
 
 @router.delete("/{job_id}", status_code=204, responses=problems(409))

@@ -86,7 +86,9 @@ class JobOut(ResponseModel):
     status: str
     dataset_id: str | None
     base_model_id: str
+    base_model: str = Field(description="the base model's name")
     pool_id: str
+    pool: str = Field(description="the GPU pool's name")
     gpus: int
     priority: int
     requested: dict[str, Any]

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.jobs import hyperparameters
-from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
+from sanacloud.api.jobs.schemas import FullJobCreate, JobOut, LoraJobCreate
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, idempotency, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
@@ -24,6 +24,14 @@ from sanacloud.platform.scheduler.policy import WaitKind
 
 IDEMPOTENCY_SCOPE = "jobs.create"
 CAPTIONS_SAMPLED = 64
+
+
+def job_out(session: Session, job: Job) -> JobOut:
+    """The job as the API shows it: its columns, and the names of its pool and base model."""
+    names = {"pool": session.get_one(GpuPool, job.pool_id).name,
+             "base_model": session.get_one(Model, job.base_model_id).name}
+    return JobOut.model_validate({field: names[field] if field in names else getattr(job, field)
+                                  for field in JobOut.model_fields})
 
 
 def get(session: Session, *, actor: TenantPrincipal, job_id: str, for_update: bool = False) -> Job:

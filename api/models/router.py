@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sanacloud.api.deps import SessionDep, StoreDep, TenantDep
+from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.errors import AUTHENTICATED, problems
 from sanacloud.api.models import schemas, service
 from sanacloud.api.pagination import PageDep, to_page
@@ -17,6 +17,16 @@ def checkpoints_promote(checkpoint_id: str, body: schemas.Promote, session: Sess
     """Make a checkpoint a model (its weights are copied, so the job may be deleted later)."""
     model = service.promote_checkpoint(session, store, actor=actor, checkpoint_id=checkpoint_id, body=body)
     return schemas.ModelOut.model_validate(model)
+
+
+@router.get("/checkpoints/{checkpoint_id}/files")
+def checkpoints_list_files(checkpoint_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep,
+                           actor: TenantDep) -> list[schemas.CheckpointFileOut]:
+    """A checkpoint's weights to download: the LoRA file, or a full run's transformer files."""
+    checkpoint, files = service.checkpoint_weights(session, store, actor=actor, checkpoint_id=checkpoint_id)
+    return [schemas.CheckpointFileOut(name=info.key.removeprefix(checkpoint.object_prefix), size_bytes=info.size,
+                                      url=store.presigned_get_url(info.key, settings.presign_ttl_s))
+            for info in files]
 
 
 @router.get("/models")

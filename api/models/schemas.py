@@ -22,3 +22,9 @@ class ModelOut(ResponseModel):
     source_step: int | None = Field(description="the training step of that checkpoint")
     status: str
     created_at: datetime
+
+
+class CheckpointFileOut(ResponseModel):
+    name: str = Field(description="the file's path inside the checkpoint, e.g. pytorch_lora_weights.safetensors")
+    size_bytes: int
+    url: str = Field(description="presigned GET URL of the file, valid for a limited time")

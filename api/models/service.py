@@ -9,17 +9,27 @@ from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.models import schemas
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform.db.hooks import on_commit
-from sanacloud.platform.db.models import Checkpoint, Endpoint, Model
+from sanacloud.platform.db.models import Checkpoint, Endpoint, Job, Model
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict
 from sanacloud.platform.serving.promotion import STORE_SCHEME, promote
-from sanacloud.platform.storage import ObjectStore
+from sanacloud.platform.storage import ObjectInfo, ObjectStore, keys
 
 
 def promote_checkpoint(session: Session, store: ObjectStore, *, actor: TenantPrincipal, checkpoint_id: str,
                        body: schemas.Promote) -> Model:
     checkpoint = get_owned(session, Checkpoint, checkpoint_id, tenant_id=actor.tenant_id, kind="checkpoint")
     return promote(session, store, checkpoint=checkpoint, name=body.name)
+
+
+def checkpoint_weights(session: Session, store: ObjectStore, *, actor: TenantPrincipal,
+                       checkpoint_id: str) -> tuple[Checkpoint, list[ObjectInfo]]:
+    """The checkpoint's exported weights: a LoRA's one file, or a full run's transformer folder."""
+    checkpoint = get_owned(session, Checkpoint, checkpoint_id, tenant_id=actor.tenant_id, kind="checkpoint")
+    job_type = session.get_one(Job, checkpoint.job_id).type
+    files = [info for info in store.list(checkpoint.object_prefix)
+             if keys.is_exported_weights(job_type, info.key.removeprefix(checkpoint.object_prefix))]
+    return checkpoint, sorted(files, key=lambda info: info.key)
 
 
 def get(session: Session, *, actor: TenantPrincipal, model_id: str) -> Model:

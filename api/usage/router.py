@@ -27,3 +27,12 @@ def admin_usage_report(session: SessionDep, _: AdminDep, since: Since = None, un
     """GPU-seconds per tenant and pool in the interval."""
     start, end = service.interval(since, until)
     return service.admin_report(session, since=start, until=end, tenant_id=tenant_id)
+
+
+@router.get("/v1/admin/usage/series")
+def admin_usage_series(session: SessionDep, _: AdminDep, since: Since = None, until: Until = None,
+                       buckets: Annotated[int, Query(ge=1, le=500, description="how many equal spans")] = 30,
+                       tenant_id: Annotated[str | None, Query(max_length=40)] = None) -> schemas.UsageSeries:
+    """GPU-seconds per tenant and pool over time: the interval cut into `buckets` equal spans."""
+    start, end = service.interval(since, until)
+    return service.admin_series(session, since=start, until=end, buckets=buckets, tenant_id=tenant_id)

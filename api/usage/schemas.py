@@ -70,3 +70,18 @@ class UsageReport(ResponseModel):
     lines: list[UsageLineOut]
     total_gpu_seconds: float
     pools: list[PoolNow] = Field(description="each pool now: what holds its GPUs, and how many jobs wait")
+
+
+class UsageSeriesLineOut(ResponseModel):
+    tenant_id: str
+    tenant: str
+    pool: str
+    gpu_seconds: list[float] = Field(description="GPU-seconds billed in each bucket, in the order of `starts`")
+
+
+class UsageSeries(ResponseModel):
+    since: datetime
+    until: datetime
+    bucket_s: float = Field(description="the width of each bucket, in seconds")
+    starts: list[datetime] = Field(description="where each bucket begins")
+    lines: list[UsageSeriesLineOut]

@@ -16,7 +16,7 @@ from sanacloud.platform.db.models import GpuPool, Job, Quota, Tenant
 from sanacloud.platform.errors import InvalidInput
 from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler.holders import GpuHolder, gpu_holders
-from sanacloud.platform.scheduler.usage import report
+from sanacloud.platform.scheduler.usage import report, series
 
 DEFAULT_WINDOW = timedelta(days=30)
 
@@ -59,6 +59,17 @@ def admin_report(session: Session, *, since: datetime, until: datetime, tenant_i
     return schemas.UsageReport(since=since, until=until, lines=lines,
                                total_gpu_seconds=round(sum(line.gpu_seconds for line in lines), 3),
                                pools=_pools_now(session, tenant_id))
+
+
+def admin_series(session: Session, *, since: datetime, until: datetime, buckets: int,
+                 tenant_id: str | None) -> schemas.UsageSeries:
+    names = {row.id: row.name for row in session.execute(select(Tenant.id, Tenant.name))}
+    width = (until - since) / buckets
+    lines = [schemas.UsageSeriesLineOut(tenant_id=tenant, tenant=names.get(tenant, ""), pool=pool, gpu_seconds=values)
+             for (tenant, pool), values in series(session, since=since, until=until, buckets=buckets,
+                                                  tenant_id=tenant_id).items()]
+    return schemas.UsageSeries(since=since, until=until, bucket_s=width.total_seconds(),
+                               starts=[since + width * index for index in range(buckets)], lines=lines)
 
 
 def _pools_now(session: Session, tenant_id: str | None) -> list[schemas.PoolNow]:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sanacloud.client._call import Call, parse_as, parse_list, without_none
 from sanacloud.client._resource import D, Resource, operation, paged
-from sanacloud.client.models import BaseModelInfo, KeyCreated, Pool, Quota, Tenant, UsageReport
+from sanacloud.client.models import AdminJob, BaseModelInfo, KeyCreated, Pool, Quota, Tenant, UsageReport, UsageSeries
 from sanacloud.client.pagination import PageCall, parse_page
 from sanacloud.client.resources.account import moment
 
@@ -78,6 +78,22 @@ class AdminUsage(Resource[D]):
         return Call("admin-usage-report", parse_as(UsageReport),
                     params=without_none(since=moment(since), until=moment(until), tenant_id=tenant_id))
 
+    @operation("admin-usage-series")
+    def series(self, *, since: datetime | str | None = None, until: datetime | str | None = None,
+               buckets: int | None = None, tenant_id: str | None = None) -> Call[UsageSeries]:
+        """GPU-seconds per tenant and pool in each of `buckets` equal spans of [since, until)."""
+        return Call("admin-usage-series", parse_as(UsageSeries), params=without_none(
+            since=moment(since), until=moment(until), buckets=buckets, tenant_id=tenant_id))
+
+
+class AdminJobs(Resource[D]):
+    @paged("admin-jobs-list")
+    def list(self, *, status: str | None = None, tenant_id: str | None = None, pool: str | None = None,
+             limit: int | None = None) -> PageCall[AdminJob]:
+        """Every tenant's jobs; `status="queued"` is the queue, each job with its `wait_reason`."""
+        return PageCall(Call("admin-jobs-list", parse_page(AdminJob), params=without_none(
+            status=status, tenant_id=tenant_id, pool=pool, limit=limit)))
+
 
 class Admin(Resource[D]):
     def __init__(self, driver: D) -> None:
@@ -88,3 +104,4 @@ class Admin(Resource[D]):
         self.pools = Pools(driver)
         self.base_models = AdminBaseModels(driver)
         self.usage = AdminUsage(driver)
+        self.jobs = AdminJobs(driver)

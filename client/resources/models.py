@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sanacloud.client._call import Call, parse_as, parse_list, parse_nothing, without_none
 from sanacloud.client._resource import D, Resource, operation, paged
-from sanacloud.client.models import BaseModelInfo, Model
+from sanacloud.client.models import BaseModelInfo, CheckpointFile, Model
 from sanacloud.client.pagination import PageCall, parse_page
 
 
@@ -12,6 +12,11 @@ class Checkpoints(Resource[D]):
         """Makes a model of a job's checkpoint, to serve from an endpoint."""
         return Call("checkpoints-promote", parse_as(Model), path={"checkpoint_id": checkpoint_id},
                     json={"name": name})
+
+    @operation("checkpoints-list-files")
+    def files(self, checkpoint_id: str) -> Call[list[CheckpointFile]]:
+        """The checkpoint's weights, each with a presigned URL to download it (`sanacloud.client.downloads`)."""
+        return Call("checkpoints-list-files", parse_list(CheckpointFile), path={"checkpoint_id": checkpoint_id})
 
 
 class Models(Resource[D]):

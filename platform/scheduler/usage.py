@@ -74,3 +74,28 @@ def report(session: Session, *, since: datetime, until: datetime, tenant_id: str
         totals[(record.tenant_id, pool)] = (seconds + share, jobs)
     return [UsageLine(tenant_id=tenant, pool=pool, gpu_seconds=round(seconds, 3), jobs=len(jobs))
             for (tenant, pool), (seconds, jobs) in sorted(totals.items())]
+
+
+def series(session: Session, *, since: datetime, until: datetime, buckets: int,
+           tenant_id: str | None = None) -> dict[tuple[str, str], list[float]]:
+    """GPU-seconds per (tenant, pool) in each of `buckets` equal spans of [since, until), each record's
+    GPU time spread evenly over the time it covers."""
+    width = (until - since) / buckets
+    query = (select(UsageRecord, GpuPool.name).join(GpuPool, GpuPool.id == UsageRecord.pool_id)
+             .where(UsageRecord.ended_at > since, UsageRecord.started_at < until))
+    if tenant_id is not None:
+        query = query.where(UsageRecord.tenant_id == tenant_id)
+    totals: dict[tuple[str, str], list[float]] = {}
+    for record, pool in session.execute(query):
+        span = (record.ended_at - record.started_at).total_seconds()
+        if span <= 0:
+            continue
+        line = totals.setdefault((record.tenant_id, pool), [0.0] * buckets)
+        first = max(0, int((record.started_at - since) / width))
+        for index in range(first, buckets):
+            start = since + width * index
+            if start >= record.ended_at:
+                break
+            inside = (min(record.ended_at, start + width) - max(record.started_at, start)).total_seconds()
+            line[index] += record.gpu_seconds * max(inside, 0.0) / span
+    return {key: [round(seconds, 3) for seconds in line] for key, line in sorted(totals.items())}

@@ -1,0 +1,36 @@
+import { useEffect, useRef } from "preact/hooks";
+
+/** Calls `tick` now and then every `everyMs` while the page is visible (not while hidden), until unmounted
+ * or `deps` change. A tick starts only after the previous one has finished. */
+export function usePoll(tick: (signal: AbortSignal) => Promise<void>, everyMs: number, deps: unknown[]): void {
+  const latest = useRef(tick);
+  latest.current = tick;
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: number | undefined;
+    let running = false;
+    const run = async () => {
+      window.clearTimeout(timer);
+      if (controller.signal.aborted || document.hidden || running) return;
+      running = true;
+      try {
+        await latest.current(controller.signal);
+      } catch (error) {
+        if (!(error instanceof DOMException && error.name === "AbortError")) console.warn(error);
+      } finally {
+        running = false;
+      }
+      if (!controller.signal.aborted) timer = window.setTimeout(run, everyMs);
+    };
+    const onVisible = () => {
+      if (!document.hidden) void run();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    void run();
+    return () => {
+      controller.abort();
+      window.clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, deps);
+}
