@@ -6,6 +6,7 @@ the base dependencies."""
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib.metadata
 import os
 import re
@@ -111,3 +112,28 @@ def test_everything_the_client_imports_is_a_base_dependency() -> None:
     missing = {module: distributions.get(module) for module in imported
                if not {name.lower() for name in distributions.get(module, [module])} & base}
     assert missing == {}, f"client/ imports these, which the base install lacks: {missing}"
+
+
+def dockerignore_admits(path: str, patterns: list[str]) -> bool:
+    """Docker's rule, for the plain patterns the file uses: the last pattern that matches decides."""
+    admitted = True
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        bare = pattern.removeprefix("!")
+        if fnmatch.fnmatch(path, bare) or path.startswith(bare.rstrip("/") + "/"):
+            admitted = negated
+    return admitted
+
+
+def test_the_image_gets_every_code_folder_through_its_build_context() -> None:
+    """Every folder setup.py packages is copied into the image, and the build context sends it."""
+    setup_py = ast.parse((ROOT / "setup.py").read_text())
+    folders = next(ast.literal_eval(node.value) for node in setup_py.body
+                   if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "CODE_FOLDERS")
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    ignore = (ROOT / "docker" / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in ignore if line.strip() and not line.startswith("#")]
+    sources = {source for line in dockerfile.splitlines() if line.startswith("COPY ") and "--from" not in line
+               for source in line.split()[1:-1]}
+    assert set(folders) <= sources, f"not copied into the image: {set(folders) - sources}"
+    assert [source for source in sorted(sources) if not dockerignore_admits(source, patterns)] == []
