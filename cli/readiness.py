@@ -31,7 +31,7 @@ class Banner:
     logs: Path
 
     def text(self, workers: str) -> str:
-        return (f"sanacloud is up at {self.url}  (API docs: {self.url}/docs)\n"
+        return (f"sanacloud is up at {self.url}  (dashboard: {self.url}/dashboard/, API docs: {self.url}/docs)\n"
                 f"  tenant:  {self.tenant}\n  API key: {self.api_key}\n"
                 f"  data:    {self.data_dir}\n  logs:    {self.logs}\n  workers: {workers}\n"
                 f"next:    sanacloud login --url {self.url} --api-key {self.api_key}\n"

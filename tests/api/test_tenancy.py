@@ -39,7 +39,7 @@ from tests.helpers.serving import finished_job_checkpoint
 Route = tuple[str, str]  # (method, path template)
 
 NOT_TENANT_SCOPED = {
-    ("GET", "/"): "a redirect to /docs",
+    ("GET", "/"): "a redirect to /dashboard/",
     ("GET", "/docs"): "the API's documentation pages",
     ("GET", "/docs/oauth2-redirect"): "the API's documentation pages",
     ("GET", "/redoc"): "the API's documentation pages",
