@@ -1,4 +1,6 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "../api";
+import { showProblem } from "./problems";
 
 /** Calls `tick` now and then every `everyMs` while the page is visible (not while hidden), until unmounted
  * or `deps` change. A tick starts only after the previous one has finished. */
@@ -33,4 +35,20 @@ export function usePoll(tick: (signal: AbortSignal) => Promise<void>, everyMs: n
       document.removeEventListener("visibilitychange", onVisible);
     };
   }, deps);
+}
+
+/** What `load` answers, read as `usePoll` ticks, and the problem of the last read (null once one succeeds). */
+export function usePolled<T>(load: (signal: AbortSignal) => Promise<T>, everyMs: number,
+                             deps: unknown[]): [T | null, ApiError | null] {
+  const [value, setValue] = useState<T | null>(null);
+  const [problem, setProblem] = useState<ApiError | null>(null);
+  usePoll(async (signal) => {
+    try {
+      setValue(await load(signal));
+      setProblem(null);
+    } catch (error) {
+      setProblem(showProblem(error));
+    }
+  }, everyMs, deps);
+  return [value, problem];
 }

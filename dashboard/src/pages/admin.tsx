@@ -1,11 +1,10 @@
 // The platform admin's page: GPUs per pool and tenant against their quotas, GPU-hours over time, the queue
 // of waiting jobs with each one's reason, the tenants, and setting a quota.
 import { useState } from "preact/hooks";
-import { ApiError } from "../api";
-import { usePoll } from "../components/poll";
-import { ProblemMessage, showProblem } from "../components/problems";
+import { usePolled } from "../components/poll";
+import { ProblemMessage } from "../components/problems";
 import { age } from "../components/status";
-import { AdminJob, adminApi, UsageReport, UsageSeries } from "./admin-api";
+import { AdminJob, adminApi, UsageReport } from "./admin-api";
 import { GpuHoursChart } from "./admin-chart";
 import { GpuBars, Holdings, QuotaForm } from "./admin-quota";
 
@@ -29,26 +28,18 @@ async function overview(): Promise<Overview> {
 }
 
 export function AdminPage() {
-  const [data, setData] = useState<Overview | null>(null);
   const [range, setRange] = useState("day");
-  const [series, setSeries] = useState<UsageSeries | null>(null);
-  const [problem, setProblem] = useState<ApiError | null>(null);
   const [version, setVersion] = useState(0); // bumped when a quota is saved, to read everything again at once
-
-  usePoll(async () => {
-    try {
-      const { seconds, buckets } = RANGES[range];
-      const until = new Date();
-      const [latest, over] = await Promise.all([
-        overview(), adminApi.series(new Date(until.getTime() - seconds * 1000), until, buckets)]);
-      setData(latest);
-      setSeries(over);
-      setProblem(null);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
+  const [read, problem] = usePolled(async () => {
+    const { seconds, buckets } = RANGES[range];
+    const until = new Date();
+    const [data, series] = await Promise.all([
+      overview(), adminApi.series(new Date(until.getTime() - seconds * 1000), until, buckets)]);
+    return { data, series };
   }, 3000, [range, version]);
 
+  const data = read?.data;
+  const series = read?.series ?? null;
   if (!data) return problem ? <ProblemMessage problem={problem} /> : <p class="loading">Loading…</p>;
   const tenantName = (id: string) => data.holdings.tenants.find((t) => t.id === id)?.name ?? id;
   return (

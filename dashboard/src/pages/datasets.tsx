@@ -1,25 +1,16 @@
 // The tenant's datasets: a list, and a form that creates one (then opens it, to upload images).
 import { useState } from "preact/hooks";
 import { ApiError } from "../api";
-import { usePoll } from "../components/poll";
+import { usePolled } from "../components/poll";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
 import { age } from "../components/status";
 import { go } from "../route";
-import { bytes, DatasetOut, datasetsApi } from "./datasets-api";
+import { bytes, datasetsApi } from "./datasets-api";
 
 export function DatasetsPage() {
-  const [datasets, setDatasets] = useState<DatasetOut[] | null>(null);
-  const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
 
-  usePoll(async () => {
-    try {
-      setDatasets((await datasetsApi.list()).items);
-      setProblem(null);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
-  }, 3000, []);
+  const [datasets, problem] = usePolled(async () => (await datasetsApi.list()).items, 3000, []);
 
   return (
     <>

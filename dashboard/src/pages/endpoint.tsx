@@ -1,25 +1,15 @@
 // One endpoint and its playground: a prompt and the sampling settings in, the images and the timings out.
-import { useState } from "preact/hooks";
-import { ApiError, isNotFound } from "../api";
-import { usePoll } from "../components/poll";
-import { ProblemMessage, showProblem } from "../components/problems";
+import { isNotFound } from "../api";
+import { usePolled } from "../components/poll";
+import { ProblemMessage } from "../components/problems";
 import { age, NotFound, StatusPill } from "../components/status";
-import { EndpointOut, endpointsApi, useModelNames } from "./endpoints-api";
+import { endpointsApi, useModelNames } from "./endpoints-api";
 import { Playground } from "./endpoint-playground";
 
 export function EndpointPage({ id }: { id: string }) {
-  const [endpoint, setEndpoint] = useState<EndpointOut | null>(null);
-  const [problem, setProblem] = useState<ApiError | null>(null);
   const modelNames = useModelNames();
 
-  usePoll(async () => {
-    try {
-      setEndpoint(await endpointsApi.get(id));
-      setProblem(null);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
-  }, 3000, [id]);
+  const [endpoint, problem] = usePolled(() => endpointsApi.get(id), 3000, [id]);
 
   if (problem && isNotFound(problem)) return <NotFound what="This endpoint" />;
   if (!endpoint) return problem ? <ProblemMessage problem={problem} /> : <p class="loading">Loading…</p>;

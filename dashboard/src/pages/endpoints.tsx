@@ -1,26 +1,17 @@
 // The tenant's endpoints with their status (a failed one says why), and a form that creates one from a model.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api";
-import { usePoll } from "../components/poll";
+import { usePolled } from "../components/poll";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
 import { age, StatusPill } from "../components/status";
 import { go } from "../route";
-import { EndpointOut, endpointsApi, ServableModel, servableModels, useModelNames } from "./endpoints-api";
+import { endpointsApi, ServableModel, servableModels, useModelNames } from "./endpoints-api";
 
 export function EndpointsPage() {
-  const [endpoints, setEndpoints] = useState<EndpointOut[] | null>(null);
-  const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
   const modelNames = useModelNames();
 
-  usePoll(async () => {
-    try {
-      setEndpoints((await endpointsApi.list()).items);
-      setProblem(null);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
-  }, 3000, []);
+  const [endpoints, problem] = usePolled(async () => (await endpointsApi.list()).items, 3000, []);
 
   return (
     <>

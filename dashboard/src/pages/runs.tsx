@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import { api, ApiError, Job } from "../api";
-import { usePoll } from "../components/poll";
-import { ProblemMessage, showProblem } from "../components/problems";
+import { api, Job } from "../api";
+import { usePolled } from "../components/poll";
+import { ProblemMessage } from "../components/problems";
 import { age, StatusPill } from "../components/status";
 import { NewRun } from "../run/new";
 
@@ -16,18 +16,9 @@ export function totalSteps(job: Job): number | null {
 export function RunsPage() {
   const [status, setStatus] = useState("");
   const [search, setSearch] = useState("");
-  const [jobs, setJobs] = useState<Job[] | null>(null);
-  const [problem, setProblem] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
 
-  usePoll(async () => {
-    try {
-      setJobs((await api.jobs(status)).items);
-      setProblem(null);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
-  }, 3000, [status]);
+  const [jobs, problem] = usePolled(async () => (await api.jobs(status)).items, 3000, [status]);
 
   const needle = search.trim().toLowerCase();
   const shown = (jobs ?? []).filter((j) => !needle || j.name.toLowerCase().includes(needle) || j.id.includes(needle));
