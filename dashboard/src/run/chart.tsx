@@ -1,5 +1,6 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { useUPlot } from "../components/uplot";
 
 /** An axis label readable at any size: 3 significant digits, exponents for the tiny (learning rates). */
 function tick(value: number): string {
@@ -29,15 +30,15 @@ function clipped(values: (number | null)[], log: boolean): [number, number] | nu
 export function Chart({ title, steps, lines, log = false, clip = false }: { title: string; steps: number[];
   lines: Line[]; log?: boolean; clip?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
-  const plot = useRef<uPlot | null>(null);
   const data = [steps, ...lines.map((l) => l.values)] as uPlot.AlignedData;
   const shape = `${log}|${clip}|${lines.map((l) => `${l.label}:${l.color}:${l.width ?? 1.5}`).join(",")}`;
   const range = useRef<[number, number] | null>(null);
   range.current = clip ? clipped(lines[0]?.values ?? [], log) : null;
 
-  useEffect(() => {
-    const options: uPlot.Options = {
-      width: Math.max(280, box.current!.clientWidth), height: 200, title,
+  useUPlot(box, {
+    data, shape, height: 200, width: () => Math.max(280, box.current!.clientWidth),
+    options: () => ({
+      title,
       scales: {
         x: { time: false },
         y: {
@@ -48,19 +49,7 @@ export function Chart({ title, steps, lines, log = false, clip = false }: { titl
       axes: [{ label: "step" }, { size: 64, values: (_, ticks) => ticks.map((t) => (t === null ? "" : tick(t))) }],
       series: [{ label: "step" }, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: l.width ?? 1.5 }))],
       legend: { show: lines.length > 1 },
-    };
-    plot.current = new uPlot(options, data, box.current!);
-    const resize = () => plot.current?.setSize({ width: Math.max(280, box.current!.clientWidth), height: 200 });
-    window.addEventListener("resize", resize);
-    return () => {
-      window.removeEventListener("resize", resize);
-      plot.current?.destroy();
-      plot.current = null;
-    };
-  }, [shape]);
-
-  useEffect(() => {
-    plot.current?.setData(data);
+    }),
   });
 
   return <div class="chart" ref={box} data-chart={title} data-points={steps.length} />;
