@@ -3,12 +3,11 @@ platform admin's key (`sanacloud admin create-key --platform-admin` issues the f
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated, Literal
 
 import typer
 
-from sanacloud.client.commands.session import Cli, api_command
+from sanacloud.client.commands.session import Cli, Limit, api_command, first
 from sanacloud.client.models import Tenant
 
 tenants = typer.Typer(help="Tenants (through the API).", no_args_is_help=True)
@@ -39,9 +38,9 @@ def create_tenant(cli: Cli, name: Annotated[str, typer.Argument(help="the tenant
 
 @tenants.command("list")
 @api_command
-def list_tenants(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
+def list_tenants(cli: Cli, limit: Limit = 50) -> None:
     """Every tenant, newest first."""
-    found = list(islice(cli.client.admin.tenants.list(limit=min(limit, 200)), limit))
+    found = first(limit, lambda page: cli.client.admin.tenants.list(limit=page))
     cli.out.objects(found, TENANT_COLUMNS, [tenant_row(each) for each in found])
 
 

@@ -3,14 +3,13 @@ show, delete."""
 
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from sanacloud.client.commands.output import counted, human_bytes
-from sanacloud.client.commands.session import USAGE_ERROR, Cli, api_command, report_refusal
+from sanacloud.client.commands.session import USAGE_ERROR, Cli, Limit, api_command, first, report_refusal
 from sanacloud.client.commands.upload_progress import upload_progress
 from sanacloud.client.errors import InvalidRequest, InvalidUpload
 from sanacloud.client.models import Dataset, DatasetDetail, UploadReport
@@ -19,7 +18,6 @@ from sanacloud.client.uploads import collect_files
 app = typer.Typer(help="Image sets with captions to fine-tune on.", no_args_is_help=True)
 
 DatasetId = Annotated[str, typer.Argument(help="the dataset's id")]
-Limit = Annotated[int, typer.Option(min=1, help="show at most this many")]
 OnInvalid = Annotated[Literal["reject", "skip"], typer.Option(
     help="reject: one invalid image refuses the whole upload (exit 1); skip: store the valid ones and "
          "list the rest")]
@@ -93,7 +91,7 @@ def show_report(cli: Cli, report: UploadReport) -> None:
 @api_command
 def list_(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's datasets, newest first."""
-    datasets = list(islice(cli.client.datasets.list(limit=min(limit, 200)), limit))
+    datasets = first(limit, lambda page: cli.client.datasets.list(limit=page))
     cli.out.objects(datasets, DATASET_COLUMNS, [dataset_row(each) for each in datasets])
 
 
@@ -103,7 +101,7 @@ def show(cli: Cli, dataset_id: DatasetId,
          files: Annotated[int, typer.Option(min=0, help="also list this many of its files")] = 0) -> None:
     """A dataset: counts, sizes, formats, and every upload's report."""
     dataset = cli.client.datasets.retrieve(dataset_id)
-    listed = list(islice(cli.client.datasets.files(dataset_id, limit=min(files, 200)), files)) if files else []
+    listed = first(files, lambda page: cli.client.datasets.files(dataset_id, limit=page)) if files else []
     if cli.out.as_json:
         cli.out.json({**dataset.model_dump(mode="json"), "files": [each.model_dump(mode="json") for each in listed]}
                      if files else dataset)

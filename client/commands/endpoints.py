@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated, Literal
 
 import typer
 
-from sanacloud.client.commands.session import Cli, api_command
+from sanacloud.client.commands.session import Cli, Limit, api_command, first
 from sanacloud.client.models import Endpoint
 
 app = typer.Typer(help="Inference endpoints: a model served on demand, scaled to zero when idle.",
@@ -60,9 +59,9 @@ def create(
 
 @app.command("list")
 @api_command
-def list_(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
+def list_(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's endpoints, newest first."""
-    endpoints = list(islice(cli.client.endpoints.list(limit=min(limit, 200)), limit))
+    endpoints = first(limit, lambda page: cli.client.endpoints.list(limit=page))
     cli.out.objects(endpoints, ENDPOINT_COLUMNS, [endpoint_row(each) for each in endpoints])
 
 

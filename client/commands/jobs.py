@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from sanacloud.client.commands.job_spec import SpecProblem, merged, read_spec
-from sanacloud.client.commands.session import USAGE_ERROR, Cli, api_command
+from sanacloud.client.commands.session import USAGE_ERROR, Cli, Limit, api_command, first
 from sanacloud.client.commands.watch import watch_job
 from sanacloud.client.models import Job
 
@@ -17,7 +16,6 @@ app = typer.Typer(help="Fine-tunes: LoRA or full training of a base model on a d
 app.command("watch")(api_command(watch_job))
 
 JobId = Annotated[str, typer.Argument(help="the job's id")]
-Limit = Annotated[int, typer.Option(min=1, help="show at most this many")]
 JOB_COLUMNS = ("ID", "NAME", "TYPE", "STATUS", "STEP", "DATASET", "CREATED")
 HYPER = "hyperparameters"
 
@@ -100,7 +98,7 @@ def list_(cli: Cli, status: Annotated[str | None, typer.Option(help="only jobs i
           dataset: Annotated[str | None, typer.Option(help="only jobs of this dataset")] = None,
           limit: Limit = 50) -> None:
     """Your tenant's jobs, newest first."""
-    jobs = list(islice(cli.client.jobs.list(status=status, dataset_id=dataset, limit=min(limit, 200)), limit))
+    jobs = first(limit, lambda page: cli.client.jobs.list(status=status, dataset_id=dataset, limit=page))
     cli.out.objects(jobs, JOB_COLUMNS, [job_row(job) for job in jobs])
 
 
@@ -135,5 +133,5 @@ def events(cli: Cli, job_id: JobId,
            after: Annotated[int | None, typer.Option(help="only events after this event id")] = None,
            limit: Limit = 100) -> None:
     """A job's events, oldest first: status changes with reasons, training steps, checkpoints, errors."""
-    found = list(islice(cli.client.jobs.events(job_id, after=after, type=event_type, limit=min(limit, 200)), limit))
+    found = first(limit, lambda page: cli.client.jobs.events(job_id, after=after, type=event_type, limit=page))
     cli.out.objects(found, ("ID", "TIME", "TYPE", "PAYLOAD"), [(e.id, e.created_at, e.type, e.payload) for e in found])

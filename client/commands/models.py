@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated
 
 import typer
 
-from sanacloud.client.commands.session import Cli, api_command
+from sanacloud.client.commands.session import Cli, Limit, api_command, first
 from sanacloud.client.models import Model
 
 app = typer.Typer(help="Models: promoted fine-tunes, and the base models.", no_args_is_help=True)
@@ -26,9 +25,9 @@ def show_model(cli: Cli, model: Model) -> None:
 
 @app.command("list")
 @api_command
-def list_(cli: Cli, limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50) -> None:
+def list_(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's models, newest first."""
-    models = list(islice(cli.client.models.list(limit=min(limit, 200)), limit))
+    models = first(limit, lambda page: cli.client.models.list(limit=page))
     cli.out.objects(models, ("ID", "NAME", "KIND", "FAMILY", "FROM JOB", "STEP", "CREATED"),
                     [(m.id, m.name, m.kind, m.family, m.source_job_id, m.source_step, m.created_at) for m in models])
 

@@ -12,9 +12,10 @@ import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from itertools import islice
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -32,6 +33,10 @@ from sanacloud.client.errors import (
 API_ERROR = 1
 USAGE_ERROR = 2
 INTERRUPTED = 130
+MAX_PAGE = 200  # the API's largest page
+T = TypeVar("T")
+
+Limit = Annotated[int, typer.Option(min=1, help="show at most this many")]
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's objects as one JSON document")]
 UrlOption = Annotated[str | None, typer.Option(
@@ -129,3 +134,8 @@ def api_command(func: Callable[..., None]) -> Callable[..., None]:
         parameters=[*list(signature.parameters.values())[1:], *shared])
     command.__annotations__ = {}  # the signature above holds them, evaluated
     return command
+
+
+def first(limit: int, listing: Callable[[int], Iterable[T]]) -> list[T]:
+    """At most `limit` items of a listing that pages itself, `listing(page_size)`, in pages the API allows."""
+    return list(islice(listing(min(limit, MAX_PAGE)), limit))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import Annotated, Literal
 
 import typer
 
-from sanacloud.client.commands.session import Cli, api_command
+from sanacloud.client.commands.session import Cli, Limit, api_command, first
 from sanacloud.client.models import Key, Member
 
 members = typer.Typer(help="Your tenant's members and their roles (tenant admins).", no_args_is_help=True)
 keys = typer.Typer(help="Your tenant's API keys: list, issue, revoke.", no_args_is_help=True)
 Role = Literal["member", "tenant_admin"]
-Limit = Annotated[int, typer.Option(min=1, help="show at most this many")]
 MEMBER_COLUMNS = ("ID", "EMAIL", "ROLE", "CREATED")
 KEY_COLUMNS = ("ID", "NAME", "ROLE", "MEMBER", "PREFIX", "LAST USED", "REVOKED")
 
@@ -30,7 +28,7 @@ def key_row(key: Key) -> tuple[object, ...]:
 @api_command
 def list_members(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's members, newest first."""
-    found = list(islice(cli.client.members.list(limit=min(limit, 200)), limit))
+    found = first(limit, lambda page: cli.client.members.list(limit=page))
     cli.out.objects(found, MEMBER_COLUMNS, [member_row(each) for each in found])
 
 
@@ -64,7 +62,7 @@ def remove_member(cli: Cli, member_id: Annotated[str, typer.Argument(help="the m
 @api_command
 def list_keys(cli: Cli, limit: Limit = 50) -> None:
     """Your tenant's API keys (their secrets are never shown again), newest first."""
-    found = list(islice(cli.client.keys.list(limit=min(limit, 200)), limit))
+    found = first(limit, lambda page: cli.client.keys.list(limit=page))
     cli.out.objects(found, KEY_COLUMNS, [key_row(each) for each in found])
 
 
