@@ -1,5 +1,5 @@
 """The commands that run the platform itself (they need the `[server]` extra): `up`, `api`, `worker`,
-`beat`, `migrate`, and the admin commands that work on the database directly."""
+`beat`, `migrate`, `attempt`, and the admin commands that work on the database directly."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ Port = Annotated[int, typer.Option(help="port to listen on")]
 
 def add_server_commands(app: typer.Typer, admin_app: typer.Typer, *, panel: str, database_panel: str) -> None:
     app.command("up", rich_help_panel=panel)(embedded.up)
-    for command in (migrate, api, worker, beat):
+    for command in (migrate, api, worker, beat, attempt):
         app.command(rich_help_panel=panel)(command)
     for info in admin.app.registered_commands:
         assert info.callback is not None
@@ -70,6 +70,26 @@ def beat(data_dir: DataDirOption = None) -> None:
     open_platform(data_dir)
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
     _exec_celery("beat", "--loglevel", "INFO")
+
+
+def attempt(job_id: Annotated[str, typer.Argument(help="the job's id")],
+            attempt_number: Annotated[int, typer.Argument(metavar="ATTEMPT", help="its current attempt")],
+            nodes: Annotated[int, typer.Option(min=1, help="nodes the run spans (this one's rank: "
+                                                           "JOB_COMPLETION_INDEX)")] = 1,
+            rendezvous: Annotated[str, typer.Option(help="HOST:PORT of node 0, for a run across nodes")] = "",
+            data_dir: DataDirOption = None) -> None:
+    """Run one admitted training attempt in this process: what the Kubernetes executor's pods run."""
+    from sanacloud.workers.training import pod
+    from sanacloud.workers.training.child import Rendezvous
+
+    if nodes > 1 and ":" not in rendezvous:
+        raise typer.BadParameter("a run across nodes needs --rendezvous HOST:PORT", param_hint="--rendezvous")
+    open_platform(data_dir)
+    meeting = None
+    if nodes > 1:
+        host, _, port = rendezvous.rpartition(":")
+        meeting = Rendezvous(nodes=nodes, node_rank=pod.node_rank(), host=host, port=int(port))
+    raise typer.Exit(pod.main(job_id, attempt_number, rendezvous=meeting))
 
 
 def _exec_celery(*args: str) -> None:

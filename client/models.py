@@ -194,6 +194,7 @@ class Endpoint(APIModel):
     status: str
     min_replicas: int
     max_replicas: int
+    replicas: int
     idle_timeout_s: int
     rate_limit_per_minute: int
     defaults: dict[str, Any]

@@ -17,14 +17,17 @@ MAINTENANCE_QUEUE = "maintenance"
 TRAIN_TASK = "sanacloud.train.run"
 INFER_TASK = "sanacloud.infer.generate"
 TICK_TASK = "sanacloud.maintenance.tick"
+RECONCILE_TASK = "sanacloud.maintenance.reconcile"
 
 
 def train_queue(pool: str) -> str:
     return f"train.{pool}"
 
 
-def infer_queue(pool: str) -> str:
-    return f"infer.{pool}"
+def infer_queue(pool: str, key: str | None = None) -> str:
+    """A pool's inference queue; with a served model's key, that model's own (the Kubernetes
+    executor's inference Deployments each consume one, so that requests reach pods that hold their model)."""
+    return f"infer.{pool}.{key}" if key else f"infer.{pool}"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -88,5 +91,10 @@ def send_training(job_id: str, attempt: int, pool: str) -> None:
     producer().send_task(TRAIN_TASK, args=[job_id, attempt], queue=train_queue(pool))
 
 
-def send_inference(generation_id: str, pool: str) -> None:
-    producer().send_task(INFER_TASK, args=[generation_id], queue=infer_queue(pool))
+def send_inference(generation_id: str, queue: str) -> None:
+    producer().send_task(INFER_TASK, args=[generation_id], queue=queue)
+
+
+def send_reconcile() -> None:
+    """Ask the executor for a reconcile pass now rather than at the next tick (a cold start)."""
+    producer().send_task(RECONCILE_TASK, queue=MAINTENANCE_QUEUE)

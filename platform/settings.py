@@ -8,6 +8,7 @@ Two modes share every code path; only these values differ:
 
 from __future__ import annotations
 
+import math
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -16,6 +17,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sanacloud.platform.cluster.placement import PoolPlacement
 
 INSECURE_SECRETS = {"", "changeme", "change-me", "secret", "minioadmin"}
 SECRET_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
@@ -119,6 +122,22 @@ class Settings(BaseSettings):
     inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
 
+    # Where attempts and inference run (platform/cluster/executor.py): "local", as processes of
+    # this machine's worker; "kubernetes", as Jobs and Deployments the executor keeps in the cluster.
+    executor: Literal["local", "kubernetes"] = "local"
+    kubernetes_api_url: str = Field(default="", description="default: the in-cluster API server, with the "
+                                                            "pod's service account")
+    kubernetes_namespace: str = "sanacloud"
+    kubernetes_image: str = Field(default="", description="the image of training and inference pods")
+    kubernetes_pools: dict[str, PoolPlacement] = Field(default_factory=dict, description="JSON: pool name -> "
+                                                       "placement (platform/cluster/placement.py)")
+    kubernetes_shared_claim: str = Field(default="", description="a ReadWriteMany PersistentVolumeClaim: the "
+                                         "shared working folder a training run across several nodes needs")
+    kubernetes_job_ttl_s: int = Field(default=3600, ge=0, description="a finished Job is removed this long after")
+    attempt_deadline_s: int = Field(default=7 * 24 * 3600, gt=0, description="an attempt running longer is stopped")
+    checkpoint_upload_s: float = Field(default=300.0, gt=0, description="time to upload a checkpoint, in the "
+                                       "grace a pod gets between SIGTERM and SIGKILL")
+
     @model_validator(mode="after")
     def _refuse_what_a_cluster_cannot_run_on(self) -> Settings:
         # Messages name settings, never their values: these hold passwords.
@@ -141,9 +160,16 @@ class Settings(BaseSettings):
             elif not self.s3_public_url:
                 problems.append("SANACLOUD_S3_PUBLIC_URL must say where clients outside the cluster reach the "
                                 "object store (presigned URLs carry it), e.g. https://s3.example.com")
+            if self.executor == "kubernetes" and not self.kubernetes_image:
+                problems.append("SANACLOUD_KUBERNETES_IMAGE must name the image of training and inference pods")
             if problems:
                 raise ValueError("cluster mode cannot start: " + "; ".join(problems))
         return self
+
+    @property
+    def pod_grace_s(self) -> int:
+        """SIGTERM to SIGKILL for a training pod: the trainer's checkpoint, then its upload and the record."""
+        return math.ceil(self.stop_grace_s + self.checkpoint_upload_s)
 
     @property
     def effective_database_url(self) -> str:

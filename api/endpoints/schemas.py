@@ -25,7 +25,8 @@ class EndpointCreate(RequestModel):
     model: str = Field(max_length=100, description="your model's id, or a base model's name or id")
     pool: str | None = Field(default=None, max_length=63, description="GPU pool; default: the tenant's pool")
     min_replicas: int = Field(default=0, ge=0, le=1, description="1 keeps the model loaded; 0 scales to zero")
-    max_replicas: int = Field(default=1, ge=1, le=1)
+    max_replicas: int = Field(default=1, ge=1, le=8, description="replicas under load, each a GPU of your quota; "
+                              "a single-machine platform (the local executor) runs one")
     idle_timeout_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
     defaults: GenerationDefaults = Field(default_factory=GenerationDefaults)
@@ -34,6 +35,7 @@ class EndpointCreate(RequestModel):
 class EndpointUpdate(RequestModel):
     name: Name | None = None
     min_replicas: int | None = Field(default=None, ge=0, le=1)
+    max_replicas: int | None = Field(default=None, ge=1, le=8)
     idle_timeout_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
     defaults: GenerationDefaults | None = None
@@ -47,6 +49,7 @@ class EndpointOut(ResponseModel):
     status: str = Field(description="cold, loading, ready, scaling_down or failed")
     min_replicas: int
     max_replicas: int
+    replicas: int = Field(description="replicas (GPUs) held now: 0 when cold")
     idle_timeout_s: int
     rate_limit_per_minute: int
     defaults: dict[str, Any]

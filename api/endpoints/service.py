@@ -17,6 +17,7 @@ from sanacloud.api.endpoints import schemas
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
+from sanacloud.platform.cluster.executor import get_executor
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Endpoint, Generation, GpuPool, Model
@@ -25,7 +26,7 @@ from sanacloud.platform.errors import InvalidInput, NotFound, TooManyRequests, U
 from sanacloud.platform.scheduler import room
 from sanacloud.platform.scheduler.admission import lock_pool
 from sanacloud.platform.scheduler.policy import WaitKind
-from sanacloud.platform.serving import generations
+from sanacloud.platform.serving import generations, replicas
 from sanacloud.platform.serving.generations import serving_key, warm_gpus
 from sanacloud.platform.serving.states import (
     GENERATION_ENDED,
@@ -34,6 +35,7 @@ from sanacloud.platform.serving.states import (
     GenerationStatus,
     transition_endpoint,
 )
+from sanacloud.platform.settings import get_settings
 from sanacloud.platform.storage import ObjectStore, keys
 
 POLL_S = 0.1
@@ -92,14 +94,21 @@ def generate(session: Session, *, actor: TenantPrincipal, endpoint_id: str,
     pool = lock_pool(session, endpoint.pool_id)
     assert pool is not None
     endpoint = get(session, actor=actor, endpoint_id=endpoint_id, for_update=True)
+    executor = get_executor(get_settings())
     if endpoint.status not in WARM:
         _reserve_gpu(session, endpoint, model, pool)
+        executor.wake_after_commit(session)
+    elif replicas.grow_if_backlogged(session, endpoint, model, pool, images=params["num_images"],
+                                     batch=get_settings().inference_max_batch,
+                                     executor_max=executor.max_inference_replicas):
+        executor.wake_after_commit(session)
     generation = Generation(tenant_id=actor.tenant_id, endpoint_id=endpoint.id, status=GenerationStatus.PENDING,
                             params=params)
     session.add(generation)
     endpoint.last_request_at = utcnow()
     session.flush()
-    generations.send_after_commit(session, generation_id=generation.id, pool_name=pool.name)
+    generations.send_after_commit(session, generation_id=generation.id,
+                                  queue=executor.inference_queue(pool.name, serving_key(model)))
     return generation
 
 

@@ -205,13 +205,66 @@ def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:
         job = locked(session, Job, job_id)
         if job is None or job.status != JobStatus.RUNNING or job.heartbeat_at is None or job.heartbeat_at >= deadline:
             continue
-        stop_billing(session, job, job.heartbeat_at)  # bill up to the last sign of life
-        details = {"worker": job.worker, "last_heartbeat": job.heartbeat_at.isoformat()}
-        job.worker = job.heartbeat_at = job.preempt_requested_at = None
-        if job.cancel_requested_at is not None:
-            transition(session, job, JobStatus.CANCELLED, reason="cancelled; its worker was lost", details=details)
-        else:
-            transition(session, job, JobStatus.QUEUED, reason="worker lost; resumes from its last checkpoint",
-                       details=details)
+        if _requeue(session, job, "worker lost"):
             requeued.append(job.id)
     return requeued
+
+
+def requeue_attempt(session: Session, *, job_id: str, attempt: int, reason: str) -> bool:
+    """The attempt's pod ended without finishing it (evicted, failed, gone): back to the queue, to
+    resume from its last checkpoint, as a lost worker's; then the pool admits what fits. False when
+    the attempt was not current any more (it finished meanwhile)."""
+    job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
+    if job is None:
+        return False
+    requeued = _requeue(session, job, reason)
+    schedule_pool(session, job.pool_id)
+    return requeued
+
+
+def fail_attempt(session: Session, *, job_id: str, attempt: int, reason: str) -> bool:
+    """The attempt cannot run, and trying again will not help (its image cannot be pulled)."""
+    job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
+    if job is None:
+        return False
+    if job.status == JobStatus.RUNNING:
+        stop_billing(session, job, job.heartbeat_at or utcnow())
+    job.worker = job.heartbeat_at = job.preempt_requested_at = None
+    job.error = reason[-4000:]
+    transition(session, job, JobStatus.FAILED, reason=reason)
+    schedule_pool(session, job.pool_id)
+    return True
+
+
+def note_attempt(session: Session, *, job_id: str, attempt: int, type: str, payload: dict[str, Any]) -> bool:
+    """An event about the current attempt from outside its worker (the executor's word on its pod)."""
+    job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
+    if job is None:
+        return False
+    session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=type, payload={"attempt": attempt, **payload}))
+    return True
+
+
+def _locked_attempt(session: Session, job_id: str, attempt: int, statuses: tuple[JobStatus, ...]) -> Job | None:
+    """The job, its pool locked first (the scheduler's lock order), if `attempt` is current in one of `statuses`."""
+    pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
+    if pool_id is None:
+        return None
+    lock_pool(session, pool_id)
+    job = locked(session, Job, job_id)
+    return job if job is not None and job.attempt == attempt and job.status in statuses else None
+
+
+def _requeue(session: Session, job: Job, why: str) -> bool:
+    """Back to the queue (True), or cancelled if a cancel was asked (False)."""
+    details: dict[str, Any] = {"worker": job.worker}
+    if job.status == JobStatus.RUNNING:
+        last_seen = job.heartbeat_at or utcnow()
+        stop_billing(session, job, last_seen)  # bill up to the last sign of life
+        details["last_heartbeat"] = last_seen.isoformat()
+    job.worker = job.heartbeat_at = job.preempt_requested_at = None
+    if job.cancel_requested_at is not None:
+        transition(session, job, JobStatus.CANCELLED, reason=f"cancelled; {why}", details=details)
+        return False
+    transition(session, job, JobStatus.QUEUED, reason=f"{why}; resumes from its last checkpoint", details=details)
+    return True

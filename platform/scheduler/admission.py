@@ -81,8 +81,9 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel]) ->
         held=[policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, borrowed=row.borrowed,
                           draining=row.preempt_requested_at is not None, priority=row.priority, admitted_seq=seq)
               for seq, row in enumerate(held)]
-        # A model held for warm endpoints takes one GPU of the pool; never a borrower, so never preempted.
-        + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=1, borrowed=False) for warm in serving],
+        # A model held for warm endpoints takes a GPU of the pool per replica; never a borrower, so never preempted.
+        + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=warm.gpus, borrowed=False)
+           for warm in serving],
         waiting=[policy.Waiting(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, priority=row.priority,
                                 created_seq=seq) for seq, row in enumerate(waiting)])
 

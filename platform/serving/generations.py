@@ -69,6 +69,7 @@ class WarmEndpoint:
     id: str
     idle_timeout_s: int
     min_replicas: int  # >= 1: kept warm however idle
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,24 @@ class WarmModel:
     endpoints: tuple[WarmEndpoint, ...]
 
     @property
+    def gpus(self) -> int:
+        """Its replicas: endpoints that share a loaded model share its replicas too."""
+        return max([1, *(endpoint.replicas for endpoint in self.endpoints)])
+
+    @property
     def holder_id(self) -> str:
         """Its id among the scheduler's GPU holders (job ids otherwise)."""
         return f"serving:{self.tenant_id}:{self.key}"
 
 
 def warm_gpus(session: Session, pool_id: str) -> list[WarmModel]:
-    """Every model held for warm endpoints in the pool, one GPU each."""
+    """Every model held for warm endpoints in the pool, a GPU per replica."""
     rows = session.execute(select(Endpoint.tenant_id, Endpoint.id, Endpoint.idle_timeout_s, Endpoint.min_replicas,
-                                  Model).join(Model, Model.id == Endpoint.model_id)
+                                  Endpoint.replicas, Model).join(Model, Model.id == Endpoint.model_id)
                            .where(Endpoint.pool_id == pool_id, Endpoint.status.in_(WARM)).order_by(Endpoint.id))
     held: dict[tuple[str, str], list[WarmEndpoint]] = defaultdict(list)
-    for tenant_id, endpoint_id, idle_timeout_s, min_replicas, model in rows:
-        held[(tenant_id, serving_key(model))].append(WarmEndpoint(endpoint_id, idle_timeout_s, min_replicas))
+    for tenant_id, endpoint_id, idle_timeout_s, min_replicas, replicas, model in rows:
+        held[(tenant_id, serving_key(model))].append(WarmEndpoint(endpoint_id, idle_timeout_s, min_replicas, replicas))
     return [WarmModel(tenant_id, key, tuple(endpoints)) for (tenant_id, key), endpoints in sorted(held.items())]
 
 
@@ -103,7 +109,8 @@ def served_model(session: Session, model: Model) -> ServedModel:
                        base_model_id=base.id, base_uri=base.uri)
 
 
-def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tuple[ServedModel, list[Request]] | None:
+def claim_batch(session: Session, *, generation_id: str, max_images: int,
+                worker: str) -> tuple[ServedModel, list[Request]] | None:
     """Take this pending generation and compatible pending ones (up to `max_images` images)."""
     first = locked(session, Generation, generation_id)
     if first is None or first.status != GenerationStatus.PENDING:
@@ -123,6 +130,7 @@ def claim_batch(session: Session, *, generation_id: str, max_images: int) -> tup
     requests = []
     for generation in batch:
         transition_generation(generation, GenerationStatus.RUNNING)
+        generation.worker = worker
         requests.append(Request(generation.id, generation.tenant_id, generation.endpoint_id, dict(generation.params),
                                 (now - generation.created_at).total_seconds()))
     return served_model(session, model), requests
@@ -150,15 +158,15 @@ def finish(session: Session, *, generation_id: str, image_keys: list[str], timin
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
 
 
-def send_after_commit(session: Session, *, generation_id: str, pool_name: str) -> None:
+def send_after_commit(session: Session, *, generation_id: str, queue: str) -> None:
     """Queue the generation for an inference worker once its row is committed. A broker that refuses
     it fails the generation at once, saying so, rather than leave its caller waiting."""
-    on_commit(session, partial(_send, generation_id, pool_name))
+    on_commit(session, partial(_send, generation_id, queue))
 
 
-def _send(generation_id: str, pool_name: str) -> None:
+def _send(generation_id: str, queue: str) -> None:
     try:
-        queues.send_inference(generation_id, pool_name)
+        queues.send_inference(generation_id, queue)
     except Exception:  # whatever the transport raises, the caller must learn of it
         log.warning("could not send generation %s to the broker", generation_id, exc_info=True)
         with session_scope() as session:

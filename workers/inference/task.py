@@ -59,7 +59,7 @@ def generate(generation_id: str) -> list[str] | None:
     settings = get_settings()
     with session_scope() as session:
         claimed = generations.claim_batch(session, generation_id=generation_id,
-                                          max_images=settings.inference_max_batch)
+                                          max_images=settings.inference_max_batch, worker=worker_name())
     if claimed is None:
         return None
     served, requests = claimed

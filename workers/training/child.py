@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,20 @@ from sanacloud.platform.processes import die_with_parent
 from sanacloud.workers.training.process_tree import kill_tree
 
 EOF_MARK = None
+
+
+@dataclass(frozen=True)
+class Rendezvous:
+    """Where the nodes of a run across several meet: torchrun's static rendezvous at node 0."""
+
+    nodes: int
+    node_rank: int
+    host: str
+    port: int
+
+    def torchrun_args(self) -> list[str]:
+        return [f"--nnodes={self.nodes}", f"--node_rank={self.node_rank}", f"--master_addr={self.host}",
+                f"--master_port={self.port}"]
 
 
 class TrainerProcess:
@@ -40,11 +55,15 @@ class TrainerProcess:
         self._term_sent_at: float | None = None
 
     @classmethod
-    def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path) -> TrainerProcess:
-        """The trainer on `spec_path`, under torchrun when it takes several processes."""
-        launcher = [sys.executable] if processes == 1 else [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        return cls([*launcher, "-m", "sanacloud.model.train", "--spec", str(spec_path)], stderr_path=stderr_path)
+    def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path,
+                 rendezvous: Rendezvous | None = None) -> TrainerProcess:
+        """The trainer on `spec_path`, under torchrun when it takes several processes (`processes` on
+        this node; with a rendezvous, as one node of several)."""
+        return cls([*launcher_argv(processes, rendezvous), "-m", "sanacloud.model.train", "--spec", str(spec_path)],
+                   stderr_path=stderr_path)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -92,6 +111,15 @@ class TrainerProcess:
             return self.stderr_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
+
+
+def launcher_argv(processes: int, rendezvous: Rendezvous | None) -> list[str]:
+    if rendezvous is not None:
+        return [sys.executable, "-m", "torch.distributed.run", *rendezvous.torchrun_args(),
+                f"--nproc_per_node={processes}"]
+    if processes == 1:
+        return [sys.executable]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from sanacloud.platform.jobs import lifecycle
 from sanacloud.platform.jobs.lifecycle import Outcome, RunContext, Signal
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
-from sanacloud.workers.training.child import TrainerProcess
+from sanacloud.workers.training.child import Rendezvous, TrainerProcess
 from sanacloud.workers.training.stopping import AT_ONCE, StopRequest
 from sanacloud.workers.training.trainer_spec import trainer_spec
 from sanacloud.workers.training.workspace import TransferAborted, Workspace
@@ -41,10 +41,12 @@ class Progress:
     pending: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) -> Outcome | None:
-    """Run the attempt to its end; returns how it ended (None when the job stopped being ours)."""
+def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, stop: StopRequest | None = None,
+                rendezvous: Rendezvous | None = None) -> Outcome | None:
+    """Run the attempt to its end; returns how it ended (None when the job stopped being ours).
+    `stop`: shared with whoever else may stop it (a pod's SIGTERM); `rendezvous`: this is node 0 of several."""
     workspace = Workspace(settings.effective_work_dir, context, store)
-    progress = Progress(step=context.resume_from[0] if context.resume_from else 0)
+    progress = Progress(step=context.resume_from[0] if context.resume_from else 0, stop=stop or StopRequest())
     heartbeat = Heartbeat(context, progress, settings.heartbeat_s)
     try:
         try:
@@ -55,7 +57,9 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings) 
             log.exception("job %s: preparing the run failed", context.job_id)
             return _finish(context, Outcome.FAILED, f"could not prepare the run: {type(error).__name__}: {error}")
         processes = context.gpus if context.type == "full" else 1  # LoRA runs train on one device
-        trainer = TrainerProcess.for_spec(spec_path, processes=processes,
+        if rendezvous is not None:
+            processes //= rendezvous.nodes
+        trainer = TrainerProcess.for_spec(spec_path, processes=processes, rendezvous=rendezvous,
                                           stderr_path=workspace.attempt_dir / "trainer.log")
         progress.stop.attach(trainer)
         try:

@@ -1,40 +1,25 @@
-"""The Celery task that runs one admitted training attempt on this worker."""
+"""The Celery task that takes an admitted training attempt's message and hands it to the executor."""
 
 from __future__ import annotations
-
-import logging
-import os
-import socket
 
 from celery.concurrency.solo import TaskPool as SoloPool
 from celery.signals import task_postrun, task_received
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 
-from sanacloud.platform.db.session import session_scope
-from sanacloud.platform.jobs import lifecycle
+from sanacloud.platform.cluster.executor import get_executor
 from sanacloud.platform.queues import TRAIN_TASK
 from sanacloud.platform.settings import get_settings
-from sanacloud.platform.storage import get_object_store
 from sanacloud.workers.celery_app import app
-from sanacloud.workers.training.supervise import run_attempt
+from sanacloud.workers.training.attempt import run_here
 
-log = logging.getLogger(__name__)
 _paused: list[Consumer] = []
 
 
 @app.task(name=TRAIN_TASK)
 def run(job_id: str, attempt: int) -> str | None:
-    """Claim the attempt (a stale or duplicate delivery claims nothing and returns), then run it."""
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    with session_scope() as session:
-        context = lifecycle.claim(session, job_id=job_id, attempt=attempt, worker=worker)
-    if context is None:
-        log.info("job %s attempt %d is not admitted any more; nothing to run", job_id, attempt)
-        return None
-    outcome = run_attempt(context, store=get_object_store(), settings=get_settings())
-    log.info("job %s attempt %d ended: %s", job_id, attempt, outcome or "taken over elsewhere")
-    return str(outcome) if outcome else None
+    """The attempt a message names: run here (local executor) or made a pod (kubernetes)."""
+    return get_executor(get_settings(), run_here=run_here).launch(job_id, attempt)
 
 
 @task_received.connect

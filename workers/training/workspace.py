@@ -24,6 +24,10 @@ from sanacloud.platform.storage import ObjectStore, keys
 from sanacloud.workers.model_files import download_prefix, model_folder
 
 
+def attempt_dir(root: Path, job_id: str, attempt: int) -> Path:
+    return root / "jobs" / job_id / f"attempt-{attempt}"
+
+
 class CorruptObject(RuntimeError):
     pass
 
@@ -37,7 +41,7 @@ class Workspace:
         self.context = context
         self.store = store
         self.root = root
-        self.attempt_dir = root / "jobs" / context.job_id / f"attempt-{context.attempt}"
+        self.attempt_dir = attempt_dir(root, context.job_id, context.attempt)
         self.data_dir = self.attempt_dir / "data"
         self.output_dir = self.attempt_dir / "out"
         self.cache_dir = root / "cache" / context.dataset_id / context.base_model_id

@@ -44,6 +44,8 @@ class Endpoint(Base):
     status: Mapped[str] = mapped_column(String(16), default=EndpointStatus.COLD)
     min_replicas: Mapped[int] = mapped_column(default=0)
     max_replicas: Mapped[int] = mapped_column(default=1)
+    # GPUs (inference replicas) held while warm: 1 on a cold start, more under load up to max_replicas.
+    replicas: Mapped[int] = mapped_column(default=0, server_default="0")
     idle_timeout_s: Mapped[int] = mapped_column(default=300)
     defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rate_limit_per_minute: Mapped[int] = mapped_column(default=60, server_default="60")
@@ -66,6 +68,7 @@ class Generation(Base):
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     image_keys: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(255))  # the worker sampling it, while it runs
     created_at: Mapped[datetime] = created_at_column()
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -1,0 +1,92 @@
+"""A training attempt's pod (`sanacloud attempt JOB ATTEMPT`), as the Kubernetes executor starts it.
+
+Node 0 runs the attempt exactly as a local worker does (claim, dataset, trainer, events,
+heartbeats, checkpoints, finish). In a run across several nodes, each other node waits until node 0
+has claimed the attempt and written the trainer's spec into the shared working folder, then runs
+its share of the trainer's ranks under torchrun, until the trainer ends or the attempt stops being
+current.
+
+SIGTERM (the Job deleted for a cancel or a preemption, or the node drained) asks for a checkpoint
+first, as a preemption does: the supervisor stops the trainer with the stop grace, uploads what it
+wrote and records the end, within the pod's termination grace. A cancel the database holds still
+wins: the next heartbeat learns it and stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from types import FrameType
+
+from sqlalchemy import select
+
+from sanacloud.platform.db.models import Job
+from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.jobs.lifecycle import Signal
+from sanacloud.platform.jobs.status import JobStatus
+from sanacloud.platform.settings import Settings, get_settings
+from sanacloud.workers.training.attempt import run_here
+from sanacloud.workers.training.child import Rendezvous, TrainerProcess
+from sanacloud.workers.training.stopping import StopRequest
+from sanacloud.workers.training.workspace import attempt_dir
+
+log = logging.getLogger(__name__)
+SPEC_WAIT_S = 1800.0  # node 0 downloads the dataset and base model before it writes the spec
+
+
+def main(job_id: str, attempt: int, *, rendezvous: Rendezvous | None) -> int:
+    stop = StopRequest()
+    terminated = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        # A thread, not the handler: the handler runs on the main thread, which may hold the stop's lock.
+        terminated.set()
+        threading.Thread(target=stop.learn, args=(Signal.PREEMPT,), daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    if rendezvous is None or rendezvous.node_rank == 0:
+        outcome = run_here(job_id, attempt, stop=stop, rendezvous=rendezvous)
+        log.info("pod of job %s attempt %d: %s", job_id, attempt, outcome or "nothing to run")
+        return 0
+    return follow(job_id, attempt, rendezvous, get_settings(), terminated)
+
+
+def node_rank() -> int:
+    """An Indexed Job's pod learns its index from JOB_COMPLETION_INDEX."""
+    return int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
+
+
+def follow(job_id: str, attempt: int, rendezvous: Rendezvous, settings: Settings, terminated: threading.Event) -> int:
+    """Node 1..n-1: this node's ranks, on the spec node 0 wrote; 0 when there was nothing (more) to do."""
+    folder = attempt_dir(settings.effective_work_dir, job_id, attempt)
+    spec = folder / "spec.json"
+    deadline = time.monotonic() + SPEC_WAIT_S
+    while not spec.exists():
+        if terminated.is_set() or not _current(job_id, attempt, JobStatus.ADMITTED, JobStatus.RUNNING):
+            return 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"node 0 wrote no trainer spec in {SPEC_WAIT_S:.0f} s ({spec})")
+        time.sleep(min(settings.heartbeat_s, 2.0))
+    trainer = TrainerProcess.for_spec(spec, processes=_gpus_here(job_id) // rendezvous.nodes, rendezvous=rendezvous,
+                                      stderr_path=folder / f"trainer-node{rendezvous.node_rank}.log")
+    while trainer.running():
+        if terminated.is_set():
+            trainer.stop(settings.stop_grace_s)  # the ranks checkpoint with node 0's, as one world
+        elif not _current(job_id, attempt, JobStatus.RUNNING):
+            trainer.kill()
+        time.sleep(min(settings.heartbeat_s, 1.0))
+    return trainer.wait()
+
+
+def _current(job_id: str, attempt: int, *statuses: JobStatus) -> bool:
+    with session_scope() as session:
+        row = session.execute(select(Job.attempt, Job.status).where(Job.id == job_id)).one_or_none()
+    return row is not None and row.attempt == attempt and row.status in statuses
+
+
+def _gpus_here(job_id: str) -> int:
+    with session_scope() as session:
+        return int(session.scalar(select(Job.gpus).where(Job.id == job_id)) or 0)
