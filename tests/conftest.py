@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.helpers.serving",
     "tests.helpers.trainer",
     "tests.helpers.dashboard",
+    "tests.helpers.fake_kube",
 ]
 
 
