@@ -49,6 +49,10 @@ class Kind(StrEnum):
 
 
 _API_VERSIONS = {Kind.JOB: "batch/v1", Kind.SERVICE: "v1", Kind.DEPLOYMENT: "apps/v1", Kind.POD: "v1"}
+# What the executor does to each kind, as RBAC verbs: exactly what its Role must grant (k8s/base/rbac.yaml).
+# Server-side apply and merge patches are `patch`; an apply that creates is also `create`.
+VERBS = {Kind.JOB: {"list", "create", "delete"}, Kind.SERVICE: {"list", "create", "delete"},
+         Kind.DEPLOYMENT: {"list", "create", "patch", "delete"}, Kind.POD: {"list", "patch"}}
 
 
 class KubeError(Exception):
@@ -146,7 +150,14 @@ class KubeApi:
         return True
 
     def annotate(self, kind: Kind, name: str, annotations: Mapping[str, str]) -> Obj:
-        return self._send("PATCH", self._item(kind, name), body={"metadata": {"annotations": dict(annotations)}},
+        return self._merge_patch(kind, name, {"metadata": {"annotations": dict(annotations)}})
+
+    def scale(self, kind: Kind, name: str, replicas: int) -> Obj:
+        """Only the replicas: an apply of the whole object would be one more chance to change its pods."""
+        return self._merge_patch(kind, name, {"spec": {"replicas": replicas}})
+
+    def _merge_patch(self, kind: Kind, name: str, patch: Obj) -> Obj:
+        return self._send("PATCH", self._item(kind, name), params={"fieldManager": FIELD_MANAGER}, body=patch,
                           content_type="application/merge-patch+json")
 
     def close(self) -> None:

@@ -409,6 +409,10 @@ class FakeKube:
     # -----------------------------------------------------------------------------------------
     # What the kubelet, the scheduler and the Job controller would report.
 
+    def objects(self, kind: str) -> list[Obj]:
+        """Every stored object of the kind, terminating ones included, by name."""
+        return [copy.deepcopy(obj) for _, obj in sorted(self._objects[kind].items())]
+
     def get(self, kind: str, name: str) -> Obj | None:
         obj = self._objects[kind].get(name)
         return copy.deepcopy(obj) if obj is not None else None
