@@ -90,12 +90,25 @@ def run(spec: TrainSpec) -> None:
                  memory_mb=_memory_mb(device))
         due = spec.checkpoint_interval and step % spec.checkpoint_interval == 0
         scheduled = bool(due) or step == spec.steps
-        if scheduled or stop.requested:
+        stopping = _any_rank(stop.requested, world, device)
+        if scheduled or stopping:
             save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]), with_samples=scheduled)
-        if stop.requested and step < spec.steps:
+        if stopping and step < spec.steps:
             emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return
     emit("done", step=step)
+
+
+def _any_rank(requested: bool, world: int, device: torch.device) -> bool:
+    """Whether any rank was asked to stop. Ranks (on several nodes above all) see SIGTERM at
+    different steps, and a checkpoint is a collective that every rank enters at the same step."""
+    if world == 1:
+        return requested
+    import torch.distributed as dist
+
+    flag = torch.tensor([1.0 if requested else 0.0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int) -> TrainingData:

@@ -20,8 +20,8 @@ from sanacloud.platform.cluster.desired import (
     ObservedJob,
     ObservedPod,
     Plan,
-    Pool,
     PodProblem,
+    Pool,
     Serving,
     Trouble,
     World,
@@ -188,7 +188,7 @@ def test_pod_trouble_becomes_what_the_user_is_told() -> None:
 
     waiting = PodProblem(Trouble.UNSCHEDULABLE, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
     (said,) = verdict(waiting)
-    assert said.message == "waiting for a GPU node in pool h100: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    assert said.message == f"waiting for a GPU node in pool h100: {waiting.message}"
     assert verdict(waiting, reported=said.message) == (), "the same trouble is told once"
     (failed,) = verdict(PodProblem(Trouble.IMAGE, "ErrImagePull: manifest unknown"))
     assert isinstance(failed, AttemptFailed) and "manifest unknown" in failed.reason

@@ -83,7 +83,8 @@ def test_an_admitted_job_becomes_a_job_of_its_exact_shape(client: TestClient, te
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
     assert pod["serviceAccountName"] == "sanacloud" and pod["automountServiceAccountToken"] is False
-    assert event_messages(client, tenant, job_id, "launched") == [f"started as Kubernetes Job {names.training_name(job_id, 1)}"]
+    launched = event_messages(client, tenant, job_id, "launched")
+    assert launched == [f"started as Kubernetes Job {names.training_name(job_id, 1)}"]
     assert reconcile(kube, settings()) == {}, "a second pass has nothing to do"
     assert len(fake_kube.objects("Job")) == 1
 
