@@ -26,7 +26,7 @@ def show_endpoint(cli: Cli, endpoint: Endpoint) -> None:
         return
     cli.out.fields([("id", endpoint.id), ("name", endpoint.name), ("model", endpoint.model_id),
                     ("pool", endpoint.pool_id), ("status", endpoint.status), ("error", endpoint.error),
-                    ("replicas", f"{endpoint.min_replicas} to {endpoint.max_replicas}"),
+                    ("replicas", f"{endpoint.replicas} now ({endpoint.min_replicas} to {endpoint.max_replicas})"),
                     ("idle timeout", f"{endpoint.idle_timeout_s} s"),
                     ("rate limit", f"{endpoint.rate_limit_per_minute} per minute"), ("defaults", endpoint.defaults),
                     ("last request", endpoint.last_request_at), ("created", endpoint.created_at)])
@@ -40,6 +40,7 @@ def create(
     model: Annotated[str, typer.Option(help="a model's id, or a base model's name such as sana-tiny")],
     pool: Annotated[str | None, typer.Option(help="the GPU pool (default: the tenant's)")] = None,
     min_replicas: Annotated[int | None, typer.Option(help="1 keeps the model loaded; 0 scales to zero")] = None,
+    max_replicas: Annotated[int | None, typer.Option(help="replicas under load, each a GPU of your quota")] = None,
     idle_timeout: Annotated[int | None, typer.Option(help="seconds idle before it scales to zero")] = None,
     rate_limit: Annotated[int | None, typer.Option(help="requests per minute")] = None,
     steps: Annotated[int | None, typer.Option(help="default sampling steps")] = None,
@@ -53,7 +54,8 @@ def create(
                 (("steps", steps), ("guidance", guidance), ("resolution", resolution), ("sampler", sampler))
                 if value is not None}
     show_endpoint(cli, cli.client.endpoints.create(
-        name=name, model=model, pool=pool, min_replicas=min_replicas, idle_timeout_s=idle_timeout,
+        name=name, model=model, pool=pool, min_replicas=min_replicas, max_replicas=max_replicas,
+        idle_timeout_s=idle_timeout,
         rate_limit_per_minute=rate_limit, defaults=defaults or None))
 
 

@@ -49,10 +49,11 @@ class Endpoints(GenerationReader[D]):
 
     @operation("endpoints-update")
     def update(self, endpoint_id: str, *, name: str | None = None, min_replicas: int | None = None,
-               idle_timeout_s: int | None = None, rate_limit_per_minute: int | None = None,
-               defaults: dict[str, Any] | None = None) -> Call[Endpoint]:
-        body = without_none(name=name, min_replicas=min_replicas, idle_timeout_s=idle_timeout_s,
-                            rate_limit_per_minute=rate_limit_per_minute, defaults=defaults)
+               max_replicas: int | None = None, idle_timeout_s: int | None = None,
+               rate_limit_per_minute: int | None = None, defaults: dict[str, Any] | None = None) -> Call[Endpoint]:
+        body = without_none(name=name, min_replicas=min_replicas, max_replicas=max_replicas,
+                            idle_timeout_s=idle_timeout_s, rate_limit_per_minute=rate_limit_per_minute,
+                            defaults=defaults)
         return Call("endpoints-update", parse_as(Endpoint), path={"endpoint_id": endpoint_id}, json=body)
 
     @operation("endpoints-delete")
