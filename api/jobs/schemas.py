@@ -99,8 +99,9 @@ class JobOut(ResponseModel):
     borrowed: bool = Field(description="running on borrowed capacity beyond the tenant's nominal quota: preemptible")
     step: int = Field(description="the newest training step a worker reported")
     wait_reason: str | None = Field(description="why a queued job is not admitted yet, naming what holds the GPUs "
-                                                "it needs (a `waiting` event marks each new kind of wait); "
-                                                "null when not queued")
+                                                "it needs (a `waiting` event marks each new kind of wait); or "
+                                                "why an admitted one has not started (its pod waits for a GPU "
+                                                "node: a `pod_waiting` event); null otherwise")
     created_at: datetime
     updated_at: datetime
     admitted_at: datetime | None

@@ -44,12 +44,11 @@ class Run:
         payload = event.payload
         if event.type == "status":
             self.status = str(payload.get("to"))
-            if self.status != "queued":
-                self.wait_reason = None
+            self.wait_reason = None  # a move ends the wait it was in
             reason = f" ({payload['reason']})" if payload.get("reason") else ""
             return f"status: {payload.get('from')} -> {self.status}{reason}"
-        if event.type == "waiting":
-            self.wait_reason = str(payload.get("reason"))
+        if event.type in ("waiting", "pod_waiting"):  # the scheduler's reason, or the cluster's for a pod
+            self.wait_reason = str(payload.get("reason") or payload.get("message"))
             return f"waiting: {self.wait_reason}"
         if event.type == "start" and isinstance(payload.get("steps"), int):
             self.total = payload["steps"]
@@ -92,7 +91,7 @@ class Run:
         return f"{minutes}:{seconds:02d}"
 
     def metrics(self) -> str:
-        if self.status == "queued" and self.wait_reason:
+        if self.status in ("queued", "admitted") and self.wait_reason:
             return f"waiting: {self.wait_reason}"
         return (f"loss {shown(self.loss)}  lr {shown(self.lr)}  {shown(self.samples_per_s)} samples/s"
                 if self.loss is not None else self.status)

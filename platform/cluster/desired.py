@@ -92,6 +92,7 @@ class ObservedJob:
     terminating: bool = False
     ended: str | None = None  # "complete" | "failed"
     failure: str | None = None  # the Job's own failure message (deadline exceeded, ...)
+    deadline_exceeded: bool = False  # it ran past its activeDeadlineSeconds
     pods: tuple[ObservedPod, ...] = ()
 
 
@@ -291,6 +292,9 @@ def _verdict(attempt: Attempt, job: ObservedJob) -> Feedback | None:
     image = next((p for p in problems if p.trouble is Trouble.IMAGE), None)
     if image is not None:
         return AttemptFailed(attempt.job_id, attempt.attempt, f"its pod could not start: {image.message}")
+    if job.deadline_exceeded:  # running it again would only run out of time again
+        return AttemptFailed(attempt.job_id, attempt.attempt,
+                             f"it ran longer than its deadline (SANACLOUD_ATTEMPT_DEADLINE_S): {job.failure}")
     if job.ended is not None:
         gone = next((p for p in problems if p.trouble in (Trouble.EVICTED, Trouble.FAILED)), None)
         reason = gone.message if gone else job.failure or f"its pod ended ({job.ended}) without reporting"

@@ -58,12 +58,15 @@ def _pod(pod: Obj, busy: set[str]) -> ObservedPod:
                        busy=pod["metadata"]["name"] in busy, deletion_cost=int(cost) if cost is not None else None)
 
 
-def _ended(job: Obj) -> tuple[str | None, str | None]:
+def _ended(job: Obj) -> tuple[str | None, str | None, bool]:
+    """How the Job ended (complete, failed or not yet), its failure message, and whether it ran out of time."""
     for condition in job.get("status", {}).get("conditions", []):
         if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            message = condition.get("message") or condition.get("reason")
-            return condition["type"].lower(), message if condition["type"] == "Failed" else None
-    return None, None
+            if condition["type"] == "Complete":
+                return "complete", None, False
+            return "failed", condition.get("message") or condition.get("reason"), \
+                condition.get("reason") == "DeadlineExceeded"
+    return None, None, False
 
 
 def observe_jobs(jobs: Iterable[Obj], pods: Iterable[Obj]) -> tuple[ObservedJob, ...]:
@@ -75,10 +78,10 @@ def observe_jobs(jobs: Iterable[Obj], pods: Iterable[Obj]) -> tuple[ObservedJob,
     observed = []
     for job in jobs:
         labels = job["metadata"]["labels"]
-        ended, failure = _ended(job)
+        ended, failure, deadline_exceeded = _ended(job)
         observed.append(ObservedJob(
             name=job["metadata"]["name"], job_id=labels[names.JOB], attempt=int(labels[names.ATTEMPT]),
-            terminating=_terminating(job), ended=ended, failure=failure,
+            terminating=_terminating(job), ended=ended, failure=failure, deadline_exceeded=deadline_exceeded,
             pods=tuple(by_job[(labels[names.JOB], labels[names.ATTEMPT])])))
     return tuple(observed)
 

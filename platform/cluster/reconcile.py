@@ -166,7 +166,7 @@ def record(feedback: list[Feedback]) -> None:
                                                 "message": f"started as Kubernetes Job {item.name}"})
             elif isinstance(item, PodWaiting):
                 lifecycle.note_attempt(session, job_id=item.job_id, attempt=item.attempt, type=POD_WAITING,
-                                       payload={"message": item.message})
+                                       payload={"message": item.message}, waiting=item.message)
             elif isinstance(item, AttemptFailed):
                 lifecycle.fail_attempt(session, job_id=item.job_id, attempt=item.attempt, reason=item.reason)
             elif isinstance(item, AttemptLost):

@@ -236,12 +236,20 @@ def fail_attempt(session: Session, *, job_id: str, attempt: int, reason: str) ->
     return True
 
 
-def note_attempt(session: Session, *, job_id: str, attempt: int, type: str, payload: dict[str, Any]) -> bool:
-    """An event about the current attempt from outside its worker (the executor's word on its pod)."""
+def note_attempt(session: Session, *, job_id: str, attempt: int, type: str, payload: dict[str, Any],
+                 waiting: str | None = None) -> bool:
+    """An event about the current attempt from outside its worker (the executor's word on its pod),
+    recorded once per attempt and payload; `waiting`: why an admitted job has not started, shown as
+    its wait reason until it runs."""
     job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
     if job is None:
         return False
-    session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=type, payload={"attempt": attempt, **payload}))
+    payload = {"attempt": attempt, **payload}
+    said = session.scalars(select(JobEvent.payload).where(JobEvent.job_id == job.id, JobEvent.type == type))
+    if payload not in said:  # two reconcile passes at once report the same
+        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=type, payload=payload))
+    if waiting is not None and job.status == JobStatus.ADMITTED:
+        job.wait_reason = waiting
     return True
 
 

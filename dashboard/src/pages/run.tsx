@@ -85,7 +85,7 @@ function Reason({ job, events }: { job: Job; events: JobEvent[] }) {
       </p>
     );
   }
-  if (job.status === "queued" && job.wait_reason) return <p class="reason" role="status">Waiting: {job.wait_reason}</p>;
+  if ((job.status === "queued" || job.status === "admitted") && job.wait_reason) return <p class="reason" role="status">Waiting: {job.wait_reason}</p>;
   if (job.status === "failed" && job.error) return <pre class="reason failed" role="status">{job.error}</pre>;
   if (job.cancel_requested_at && !ENDED.includes(job.status)) return <p class="reason">Cancelling…</p>;
   if (job.borrowed) return <p class="reason">Running on borrowed capacity: it may be preempted.</p>;

@@ -43,7 +43,8 @@ class Job(Base):
     accounted_until: Mapped[datetime | None]
     step: Mapped[int] = mapped_column(default=0, server_default="0")
     # Why a queued job is not admitted yet, and what holds the GPUs it needs (the scheduler's words),
-    # and the kind of that reason (policy.WaitKind).
+    # and the kind of that reason (policy.WaitKind); or why an admitted one has not started (the
+    # executor's word on its pod: no node has its GPUs free).
     wait_reason: Mapped[str | None] = mapped_column(Text)
     wait_kind: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime] = created_at_column()
@@ -53,10 +54,10 @@ class Job(Base):
 
     @validates("status")
     def _known_status(self, _key: str, status: str) -> JobStatus:
-        """A status of the state machine (any other raises ValueError); and only a queued job
-        waits: leaving the queue drops the reason."""
+        """A status of the state machine (any other raises ValueError); a move drops the reason the
+        job waited for (a queued job's, or an admitted one's pod's)."""
         known = JobStatus(status)
-        if known is not JobStatus.QUEUED:
+        if known is not JobStatus.QUEUED or self.status != JobStatus.QUEUED:
             self.wait_reason = self.wait_kind = None
         return known
 

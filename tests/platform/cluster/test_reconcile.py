@@ -29,7 +29,6 @@ from tests.helpers.fake_kube import FakeKube
 from tests.helpers.lifecycle import end, record_checkpoints, start
 
 IMAGE = "registry.example.com/sanacloud:1.2.3"
-pytestmark = pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
 
 
 @pytest.fixture
@@ -200,9 +199,26 @@ def test_an_unschedulable_pod_is_told_to_the_user_once(client: TestClient, tenan
     fake_kube.unschedulable(pod["metadata"]["name"], "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
     reconcile(kube, settings())
     reconcile(kube, settings())
-    assert event_messages(client, tenant, job_id, "pod_waiting") == [
-        "waiting for a GPU node in pool gpu: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."]
-    assert get_job(client, tenant, job_id)["status"] == "admitted"
+    said = "waiting for a GPU node in pool gpu: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    assert event_messages(client, tenant, job_id, "pod_waiting") == [said]
+    job = get_job(client, tenant, job_id)
+    assert job["status"] == "admitted" and job["wait_reason"] == said
+    fake_kube.start(pod["metadata"]["name"])
+    start(job_id)
+    assert get_job(client, tenant, job_id)["wait_reason"] is None, "a running job waits for nothing"
+
+
+def test_an_attempt_past_its_deadline_fails_rather_than_runs_again(client: TestClient, tenant: TenantCtx,
+                                                                   kube: KubeApi, fake_kube: FakeKube) -> None:
+    job_id = submitted(client, tenant)
+    reconcile(kube, settings())
+    fake_kube.run_controllers()
+    start(job_id)
+    fake_kube.fail_job(names.training_name(job_id, 1), "DeadlineExceeded",
+                       "Job was active longer than specified deadline")
+    reconcile(kube, settings())
+    job = get_job(client, tenant, job_id)
+    assert job["status"] == "failed" and "SANACLOUD_ATTEMPT_DEADLINE_S" in job["error"], job
 
 
 def test_an_image_that_cannot_be_pulled_fails_the_job_with_the_reason(client: TestClient, tenant: TenantCtx,
