@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from sanacloud.api.schemas import Name, RequestModel, Resolution, ResponseModel
+from sanacloud.platform.serving.replicas import MAX_REPLICAS
 
 Sampler = Literal["dpm", "euler"]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1200)]
@@ -25,8 +26,9 @@ class EndpointCreate(RequestModel):
     model: str = Field(max_length=100, description="your model's id, or a base model's name or id")
     pool: str | None = Field(default=None, max_length=63, description="GPU pool; default: the tenant's pool")
     min_replicas: int = Field(default=0, ge=0, le=1, description="1 keeps the model loaded; 0 scales to zero")
-    max_replicas: int = Field(default=1, ge=1, le=8, description="replicas under load, each a GPU of your quota; "
-                              "a single-machine platform (the local executor) runs one")
+    max_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS,
+                              description="replicas under load, each a GPU of your quota; a single-machine "
+                                          "platform (the local executor) runs one")
     idle_timeout_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
     defaults: GenerationDefaults = Field(default_factory=GenerationDefaults)
@@ -35,7 +37,7 @@ class EndpointCreate(RequestModel):
 class EndpointUpdate(RequestModel):
     name: Name | None = None
     min_replicas: int | None = Field(default=None, ge=0, le=1)
-    max_replicas: int | None = Field(default=None, ge=1, le=8)
+    max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
     idle_timeout_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
     defaults: GenerationDefaults | None = None

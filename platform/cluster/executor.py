@@ -21,7 +21,11 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from sanacloud.platform import queues
+from sanacloud.platform.cluster.kube_api import KubeApi
+from sanacloud.platform.cluster.names import training_name
+from sanacloud.platform.cluster.reconcile import reconcile
 from sanacloud.platform.db.hooks import on_commit
+from sanacloud.platform.serving.replicas import MAX_REPLICAS
 from sanacloud.platform.settings import Settings
 
 RunHere = Callable[[str, int], str | None]
@@ -70,21 +74,16 @@ class LocalExecutor:
 
 
 class KubernetesExecutor:
-    max_inference_replicas = 8
+    max_inference_replicas = MAX_REPLICAS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def launch(self, job_id: str, attempt: int) -> str | None:
-        from sanacloud.platform.cluster.names import training_name
-
         self.reconcile()  # one pass makes every admitted attempt's Job, this one among them
         return training_name(job_id, attempt)
 
     def reconcile(self) -> dict[str, int]:
-        from sanacloud.platform.cluster.kube_api import KubeApi
-        from sanacloud.platform.cluster.reconcile import reconcile
-
         api = KubeApi.from_settings(self.settings)
         try:
             return reconcile(api, self.settings)

@@ -16,6 +16,8 @@ from sanacloud.platform.scheduler import room
 from sanacloud.platform.serving.generations import serving_key, warm_gpus
 from sanacloud.platform.serving.states import GENERATION_ENDED, WARM
 
+MAX_REPLICAS = 8  # an endpoint's max_replicas at most
+
 
 def _queued_images(session: Session, endpoint_ids: list[str]) -> int:
     params = session.scalars(select(Generation.params).where(Generation.endpoint_id.in_(endpoint_ids),
