@@ -26,6 +26,7 @@ SECRET_ENV = {"SANACLOUD_DATABASE_URL": "database-url", "SANACLOUD_BROKER_URL": 
               "SANACLOUD_S3_SECRET_KEY": "s3-secret-key"}
 POD_SERVICE_ACCOUNT = "sanacloud"
 DATA_DIR = "/var/lib/sanacloud"
+SCRATCH_WORK_DIR = "/tmp/work"  # on the scratch volume: model files, datasets, checkpoints before upload
 SHARED_WORK_DIR = f"{DATA_DIR}/shared"
 INFERENCE_GRACE_MARGIN_S = 30  # a generation in flight finishes (Celery's warm shutdown) before SIGKILL
 USER = 10001
@@ -112,8 +113,8 @@ def _pod_spec(settings: Settings, where: PoolPlacement, pool: str, *, container:
         {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}},
         # PyTorch data loaders, NCCL and DeepSpeed need more shared memory than the runtime's 64 MiB.
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{where.shm_per_gpu_gi * gpus}Gi"}}]
+    env.append({"name": "SANACLOUD_WORK_DIR", "value": SHARED_WORK_DIR if shared_work else SCRATCH_WORK_DIR})
     if shared_work:  # every node's ranks write their checkpoint shards into one folder (DeepSpeed's rule)
-        env.append({"name": "SANACLOUD_WORK_DIR", "value": SHARED_WORK_DIR})
         mounts.append({"name": "shared-work", "mountPath": SHARED_WORK_DIR})
         volumes.append({"name": "shared-work",
                         "persistentVolumeClaim": {"claimName": settings.kubernetes_shared_claim}})

@@ -81,6 +81,10 @@ def test_an_admitted_job_becomes_a_job_of_its_exact_shape(client: TestClient, te
     assert pod["terminationGracePeriodSeconds"] == settings().pod_grace_s >= settings().stop_grace_s
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
+    # Model files, the dataset and checkpoints go to the scratch volume, not the small data folder.
+    work_dir = next(e["value"] for e in container["env"] if e["name"] == "SANACLOUD_WORK_DIR")
+    scratch = next(m["name"] for m in container["volumeMounts"] if work_dir.startswith(m["mountPath"] + "/"))
+    assert next(v for v in pod["volumes"] if v["name"] == scratch)["emptyDir"]["sizeLimit"] == "100Gi"
     assert pod["serviceAccountName"] == "sanacloud" and pod["automountServiceAccountToken"] is False
     launched = event_messages(client, tenant, job_id, "launched")
     assert launched == [f"started as Kubernetes Job {names.training_name(job_id, 1)}"]
