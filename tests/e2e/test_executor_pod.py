@@ -1,9 +1,9 @@
 """The Kubernetes executor's training pod, run for real as a local process: the reconcile pass makes
 the Job (in the in-memory API server), and its pod's container command and environment, with the
-ConfigMap and Secret references resolved to this test's platform, start `sanacloud attempt` here.
-So the pod's entry point trains, checkpoints and finishes a sana-tiny run on PostgreSQL and S3; and
-SIGTERM, which a pod gets when its Job is deleted (cancel, preemption) or its node drained, makes it
-checkpoint and requeue well within the termination grace the Job gives it.
+ConfigMap and Secret references resolved to this test's platform (tests/helpers/pods.py), start
+`sanacloud attempt` here. SIGTERM, which a pod gets when its Job is deleted (cancel, preemption) or
+its node drained, makes it checkpoint and requeue well within the termination grace the Job gives
+it. (test_executor_cluster.py runs a pod to the end, through the executor's processes.)
 
 Not reproduced: the pod's volumes (the process writes where the test's settings say) and its
 resources; a kubelet, a container runtime and a GPU."""
@@ -21,20 +21,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from sanacloud.platform.cluster import manifests
 from sanacloud.platform.cluster.kube_api import KubeApi
 from sanacloud.platform.cluster.reconcile import reconcile
 from sanacloud.platform.settings import get_settings
 from tests.helpers.api import events, get_job, lora_job, ready_dataset, submit
 from tests.helpers.backends import Backend, TenantCtx, reset_caches
-from tests.helpers.deadlines import scaled, wait_until
+from tests.helpers.deadlines import wait_until
 from tests.helpers.fake_kube import FakeKube
-from tests.helpers.processes import SANACLOUD, tail
+from tests.helpers.pods import start_pod
+from tests.helpers.processes import tail
 from tests.helpers.workers import QUICK
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres-s3"], indirect=True)]
 IMAGE = "registry.example.com/sanacloud:1.2.3"
-SECRET_KEYS = {key: name for name, key in manifests.SECRET_ENV.items()}  # secret key -> settings variable
 
 
 @pytest.fixture
@@ -48,28 +47,13 @@ def kube(configured: Backend, monkeypatch: pytest.MonkeyPatch, fake_kube: FakeKu
     api.close()
 
 
-def pod_environment(container: dict[str, Any]) -> dict[str, str]:
-    """The container's environment as the kubelet would make it, from this test's platform: the
-    ConfigMap holds the test's settings, the Secret the test's credentials."""
-    settings_now = {k: v for k, v in os.environ.items() if k.startswith("SANACLOUD_")}
-    config = {k: v for k, v in settings_now.items() if k not in SECRET_KEYS.values()}
-    secrets = {key: settings_now.get(name, "") for key, name in SECRET_KEYS.items()}
-    assert [source["configMapRef"]["name"] for source in container["envFrom"]] == [manifests.CONFIG_MAP]
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **config}
-    for variable in container["env"]:
-        ref = variable.get("valueFrom", {}).get("secretKeyRef")
-        env[variable["name"]] = secrets[ref["key"]] if ref else variable["value"]
-        if ref:
-            assert ref["name"] == manifests.SECRET
-    return env
-
-
-def start_pod(job: dict[str, Any], log: Path) -> subprocess.Popen[bytes]:
+def start_attempt_pod(job: dict[str, Any], tmp_path: Path) -> subprocess.Popen[bytes]:
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == IMAGE and container["command"] == ["sanacloud"]
-    with log.open("wb") as out:
-        return subprocess.Popen([SANACLOUD, *container["args"]], env=pod_environment(container), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    assert container["image"] == IMAGE
+    settings = {k: v for k, v in os.environ.items() if k.startswith("SANACLOUD_")}
+    # The scratch volume the pod mounts is a folder of this test's.
+    return start_pod(job["spec"]["template"], settings, tmp_path / "pod.log",
+                     env={"SANACLOUD_WORK_DIR": str(tmp_path / "work")})
 
 
 def launched(client: TestClient, tenant: TenantCtx, kube: KubeApi, fake_kube: FakeKube,
@@ -82,29 +66,11 @@ def launched(client: TestClient, tenant: TenantCtx, kube: KubeApi, fake_kube: Fa
     return str(response.json()["id"]), job
 
 
-def test_the_pod_entry_point_trains_and_finishes_the_attempt(client: TestClient, tenant: TenantCtx, kube: KubeApi,
-                                                             fake_kube: FakeKube, tmp_path: Path) -> None:
-    job_id, job = launched(client, tenant, kube, fake_kube)
-    pod = start_pod(job, tmp_path / "pod.log")
-    try:
-        assert pod.wait(timeout=scaled(240)) == 0, tail(tmp_path / "pod.log")
-    finally:
-        pod.kill()
-    finished = get_job(client, tenant, job_id)
-    assert finished["status"] == "succeeded", (finished, tail(tmp_path / "pod.log"))
-    checkpoints = client.get(f"/v1/jobs/{job_id}/checkpoints", headers=tenant.headers).json()
-    assert [c["step"] for c in checkpoints] == [3, 6]
-    worker = next(e["payload"]["worker"] for e in events(client, tenant, job_id) if e["payload"].get("to") == "running")
-    assert worker.startswith(os.uname().nodename), "claimed by the pod's process"
-    reconcile(kube, get_settings())
-    assert [name for kind, name, _grace in fake_kube.deletions if kind == "Job"] == [job["metadata"]["name"]]
-
-
 def test_sigterm_checkpoints_and_requeues_within_the_pods_termination_grace(
         client: TestClient, tenant: TenantCtx, kube: KubeApi, fake_kube: FakeKube, tmp_path: Path) -> None:
     job_id, job = launched(client, tenant, kube, fake_kube, steps=400, checkpoint_interval=400)
     grace = job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    pod = start_pod(job, tmp_path / "pod.log")
+    pod = start_attempt_pod(job, tmp_path)
     try:
         wait_until(lambda: get_job(client, tenant, job_id)["step"] >= 2 or pod.poll() is not None,
                    what="the pod's trainer to take two steps", timeout_s=240)
