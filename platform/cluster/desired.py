@@ -197,12 +197,6 @@ class Plan:
     delete_deployments: tuple[str, ...] = ()
     feedback: tuple[Feedback, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return not any((self.create_jobs, self.create_services, self.delete_jobs, self.delete_services,
-                        self.deletion_costs, self.apply_deployments, self.scale_deployments,
-                        self.delete_deployments, self.feedback))
-
 
 @dataclass
 class _Draft:
