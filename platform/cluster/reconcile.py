@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -138,14 +139,14 @@ def act(api: KubeApi, decided: Plan, settings: Settings) -> dict[str, str]:
     return refused
 
 
-def _call(method, *args, **kwargs) -> str | None:  # type: ignore[no-untyped-def]
+def _call(method: Callable[..., object], *args: object, **kwargs: object) -> str | None:
     """None when done (or already so: a create that finds its object), else the API server's reason."""
     try:
         method(*args, **kwargs)
     except AlreadyExists:
         return None
     except KubeError as error:
-        log.warning("kubernetes refused %s %s: %s", method.__name__, args[:2], error)
+        log.warning("kubernetes refused %s %s: %s", getattr(method, "__name__", method), args[:2], error)
         return str(error)
     return None
 
