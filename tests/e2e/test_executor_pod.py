@@ -21,15 +21,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sanacloud.platform import accounts
 from sanacloud.platform.cluster.kube_api import KubeApi
 from sanacloud.platform.cluster.reconcile import reconcile
+from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.settings import get_settings
 from tests.helpers.api import events, get_job, lora_job, ready_dataset, submit
 from tests.helpers.backends import Backend, TenantCtx, reset_caches
-from tests.helpers.deadlines import wait_until
+from tests.helpers.deadlines import scaled, wait_until
 from tests.helpers.fake_kube import FakeKube
 from tests.helpers.pods import start_pod
 from tests.helpers.processes import tail
+from tests.helpers.services import free_port
 from tests.helpers.workers import QUICK
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["postgres-s3"], indirect=True)]
@@ -90,3 +93,46 @@ def test_sigterm_checkpoints_and_requeues_within_the_pods_termination_grace(
     assert steps and 2 <= steps[-1] < 400, f"a checkpoint written on the way out: {steps}"
     reasons = [e["payload"].get("reason") for e in events(client, tenant, job_id) if e["type"] == "status"]
     assert "checkpointed to make room" in reasons
+
+
+def test_a_job_across_two_nodes_trains_as_one_world_from_its_indexed_pods(
+        client: TestClient, tenant: TenantCtx, kube: KubeApi, fake_kube: FakeKube, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full training of 2 GPUs on 1-GPU nodes: an Indexed Job of two pods. Both run here as processes,
+    node ranks 0 and 1 (JOB_COMPLETION_INDEX), sharing one working folder as the ReadWriteMany claim
+    would, and meeting at node 0's rendezvous, whose headless-Service name resolves to this machine."""
+    monkeypatch.setenv("SANACLOUD_KUBERNETES_SHARED_CLAIM", "shared-work")
+    reset_caches()
+    with session_scope() as session:
+        pool = accounts.upsert_pool(session, name="gpu", gpu_type="h100", capacity_gpus=8, gpus_per_node=1)
+        accounts.set_quota(session, tenant_id=tenant.id, pool=pool, nominal_gpus=2, borrowing_limit_gpus=0)
+    response = submit(client, tenant, {"type": "full", "dataset_id": ready_dataset(client, tenant, images=2),
+                                       "base_model": "sana-tiny", "gpus": 2,
+                                       "hyperparameters": {**QUICK, "steps": 4, "checkpoint_interval": 4}})
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    reconcile(kube, get_settings())
+    (job,) = fake_kube.objects("Job")
+    template = job["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    args = container["args"]
+    host = args[args.index("--rendezvous") + 1].rsplit(":", 1)[0]
+    args[args.index("--rendezvous") + 1] = f"127.0.0.1:{free_port()}"  # what the Service's DNS name gives
+    settings = {k: v for k, v in os.environ.items() if k.startswith("SANACLOUD_")}
+    shared = {"SANACLOUD_WORK_DIR": str(tmp_path / "shared")}  # the claim both pods mount
+    assert host == f"{job['metadata']['name']}-0.{job['metadata']['name']}.sanacloud.svc"
+    # The follower first: it waits for node 0 to claim the attempt and write the trainer's spec.
+    pods = [start_pod(template, settings, tmp_path / f"pod-{rank}.log",
+                      env={**shared, "JOB_COMPLETION_INDEX": str(rank)}) for rank in (1, 0)]
+    try:
+        for rank, pod in zip((1, 0), pods, strict=True):
+            assert pod.wait(timeout=scaled(300)) == 0, tail(tmp_path / f"pod-{rank}.log")
+    finally:
+        for pod in pods:
+            pod.kill()
+    finished = get_job(client, tenant, job_id)
+    assert finished["status"] == "succeeded", (finished, tail(tmp_path / "pod-0.log"), tail(tmp_path / "pod-1.log"))
+    start = next(e for e in events(client, tenant, job_id) if e["type"] == "start")
+    assert start["payload"]["world_size"] == 2, "one world across the two pods"
+    steps = [c["step"] for c in client.get(f"/v1/jobs/{job_id}/checkpoints", headers=tenant.headers).json()]
+    assert steps == [4]

@@ -72,13 +72,18 @@ def follow(job_id: str, attempt: int, rendezvous: Rendezvous, settings: Settings
         time.sleep(min(settings.heartbeat_s, 2.0))
     trainer = TrainerProcess.for_spec(spec, processes=_gpus_here(job_id) // rendezvous.nodes, rendezvous=rendezvous,
                                       stderr_path=folder / f"trainer-node{rendezvous.node_rank}.log")
+    ended = False
     while trainer.running():
         if terminated.is_set():
             trainer.stop(settings.stop_grace_s)  # the ranks checkpoint with node 0's, as one world
-        elif not _current(job_id, attempt, JobStatus.RUNNING):
-            trainer.kill()
+        elif ended or not _current(job_id, attempt, JobStatus.RUNNING):
+            # Node 0 has recorded the end (or the attempt was lost): these ranks end too, by themselves
+            # if they are just finishing, else within the stop grace.
+            ended = True
+            trainer.stop(settings.stop_grace_s)
         time.sleep(min(settings.heartbeat_s, 1.0))
-    return trainer.wait()
+    code = trainer.wait()
+    return 0 if ended else code  # the attempt's outcome is node 0's to record
 
 
 def _current(job_id: str, attempt: int, *statuses: JobStatus) -> bool:
