@@ -169,6 +169,7 @@ class Model(APIModel):
     source_job_id: str | None
     source_checkpoint_id: str | None
     source_step: int | None
+    trigger: str | None
     status: str
     created_at: datetime
 

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
+from sanacloud.model.train.spec import training_caption
 from sanacloud.platform.catalog import BaseModelFamily
 from sanacloud.platform.errors import InvalidInput
 
@@ -50,13 +51,16 @@ def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, 
         "resolution": resolution,
         "seed": secrets.randbelow(2**31) if hp.seed is None else hp.seed,
         "checkpoint_interval": interval,
-        "validation_prompts": hp.validation_prompts or _distinct(captions, 4),
+        "validation_prompts": hp.validation_prompts or _distinct(
+            [training_caption(c, instance_prompt=hp.instance_prompt, trigger=hp.trigger) for c in captions], 4),
         "warmup_steps": min(100, steps // 10) if hp.warmup_steps == "auto" else hp.warmup_steps,
         "lr_scheduler": hp.lr_scheduler,
         "max_grad_norm": (1.0 if is_lora else 0.1) if hp.max_grad_norm == "auto" else hp.max_grad_norm,
         "flow_shift": family.spec.flow_shift if hp.flow_shift == "auto" else hp.flow_shift,
         "mixed_precision": _precision(hp.mixed_precision, family, on_cpu),
         "caption_dropout": hp.caption_dropout,
+        "instance_prompt": hp.instance_prompt,
+        "trigger": hp.trigger,
         "ema_decay": hp.ema_decay,
         "gradient_checkpointing": hp.gradient_checkpointing,
     }

@@ -12,6 +12,8 @@ from sanacloud.model.train.spec import DEFAULT_TARGETS, LoraTarget, LrScheduler,
 
 Auto = Literal["auto"]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1200)]
+# A word or a few (`sks`, `<my-style>`): no comma, since captions put it first followed by one.
+Trigger = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^,\n]+$")]
 
 
 class LoraSettings(RequestModel):
@@ -46,6 +48,10 @@ class Hyperparameters(RequestModel):
     flow_shift: Annotated[float, Field(ge=0.1, le=100.0)] | Auto = "auto"
     mixed_precision: Literal[Auto, Precision] = "auto"
     caption_dropout: float = Field(default=0.1, ge=0, le=1, description="drop captions this often, for CFG")
+    instance_prompt: Prompt | None = Field(default=None, description="the caption of every image that has none, "
+                                           "e.g. 'a photo of sks dog'")
+    trigger: Trigger | None = Field(default=None, description="a word put first in every caption that lacks it; "
+                                    "the promoted model records it, to prompt with")
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
     gradient_checkpointing: bool = False
 

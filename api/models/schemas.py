@@ -20,6 +20,7 @@ class ModelOut(ResponseModel):
     source_job_id: str | None = Field(description="the job it was promoted from (kept after the job is deleted)")
     source_checkpoint_id: str | None = Field(description="the checkpoint it was promoted from (kept likewise)")
     source_step: int | None = Field(description="the training step of that checkpoint")
+    trigger: str | None = Field(description="the trigger word its job put first in every caption: prompt with it")
     status: str
     created_at: datetime
 

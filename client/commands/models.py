@@ -20,7 +20,7 @@ def show_model(cli: Cli, model: Model) -> None:
     cli.out.fields([("id", model.id), ("name", model.name), ("kind", model.kind), ("family", model.family),
                     ("base model", model.base_model_id), ("status", model.status), ("from job", model.source_job_id),
                     ("from checkpoint", model.source_checkpoint_id), ("at step", model.source_step),
-                    ("created", model.created_at)])
+                    ("trigger word", model.trigger), ("created", model.created_at)])
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -112,7 +113,7 @@ def _any_rank(requested: bool, world: int, device: torch.device) -> bool:
 
 
 def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int) -> TrainingData:
-    records = read_image_folder(spec.data_dir)
+    records = [replace(record, caption=spec.caption_for(record.caption)) for record in read_image_folder(spec.data_dir)]
     if not records:
         raise ValueError(f"no images in {spec.data_dir}")
     cache_dir = spec.cache_dir or spec.output_dir / "cache"

@@ -6,6 +6,7 @@ ZeRO stages), so a job the API accepts is one the trainer runs.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,8 @@ class TrainSpec(Strict):
     logit_mean: float = 0.0
     logit_std: float = Field(default=1.0, gt=0)
     caption_dropout: float = Field(default=0.1, ge=0, le=1)
+    instance_prompt: str | None = Field(default=None, description="the caption of images that have none")
+    trigger: str | None = Field(default=None, description="a word put first in every caption that lacks it")
     flip: bool = False
     mixed_precision: Precision = "fp32"
     gradient_checkpointing: bool = False
@@ -70,8 +73,20 @@ class TrainSpec(Strict):
     guidance_scale: float = Field(default=4.5, ge=1)
     log_every: int = Field(default=1, ge=1)
 
+    def caption_for(self, caption: str) -> str:
+        return training_caption(caption, instance_prompt=self.instance_prompt, trigger=self.trigger)
+
     @model_validator(mode="after")
     def _check(self) -> TrainSpec:
         if self.checkpoint_interval > self.steps:
             raise ValueError(f"checkpoint_interval {self.checkpoint_interval} exceeds steps {self.steps}")
         return self
+
+
+def training_caption(caption: str, *, instance_prompt: str | None, trigger: str | None) -> str:
+    """What an image trains on: its caption, else the instance prompt (DreamBooth's "a photo of sks
+    dog"); with a trigger word, that word first, unless the text has it already as a word."""
+    text = caption.strip() or (instance_prompt or "").strip()
+    if not trigger or re.search(rf"(?<!\w){re.escape(trigger)}(?!\w)", text):
+        return text
+    return f"{trigger}, {text}" if text else trigger

@@ -31,7 +31,8 @@ def promote(session: Session, store: ObjectStore, *, checkpoint: Checkpoint, nam
         store.copy(info.key, prefix + info.key.removeprefix(checkpoint.object_prefix))
     model = Model(id=model_id, tenant_id=checkpoint.tenant_id, name=name, kind=job.type, family=base.family,
                   base_model_id=base.id, source_job_id=job.id, source_checkpoint_id=checkpoint.id,
-                  source_step=checkpoint.step, uri=STORE_SCHEME + prefix, status="ready")
+                  source_step=checkpoint.step, trigger=job.hyperparameters.get("trigger"),
+                  uri=STORE_SCHEME + prefix, status="ready")
     session.add(model)
     session.flush()
     return model

@@ -20,8 +20,15 @@ function typed(text: string): number | string {
   return text.trim() !== "" && !Number.isNaN(Number(text)) ? Number(text) : text;
 }
 
-export function Playground({ endpointId, defaults }: { endpointId: string; defaults: EndpointOut["defaults"] }) {
+export function Playground({ endpointId, defaults, trigger }: {
+  endpointId: string;
+  defaults: EndpointOut["defaults"];
+  trigger: string | null; // the model's trigger word: the prompt starts with it
+}) {
   const [values, setValues] = useState<Record<string, string>>({ prompt: "", negative_prompt: "", sampler: "" });
+  useEffect(() => {
+    if (trigger) setValues((now) => (now.prompt ? now : { ...now, prompt: `${trigger}, ` }));
+  }, [trigger]);
   const [generation, setGeneration] = useState<Generation | null>(null);
   const [problem, setProblem] = useState<ApiError | null>(null);
   const polling = useRef<number | undefined>(undefined);

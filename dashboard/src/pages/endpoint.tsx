@@ -3,17 +3,18 @@ import { isNotFound } from "../api";
 import { usePolled } from "../components/poll";
 import { ProblemMessage } from "../components/problems";
 import { age, NotFound, StatusPill } from "../components/status";
-import { endpointsApi, useModelNames } from "./endpoints-api";
+import { endpointsApi, useServableModels } from "./endpoints-api";
 import { Playground } from "./endpoint-playground";
 
 export function EndpointPage({ id }: { id: string }) {
-  const modelNames = useModelNames();
+  const models = useServableModels();
 
   const [endpoint, problem] = usePolled(() => endpointsApi.get(id), 3000, [id]);
 
   if (problem && isNotFound(problem)) return <NotFound what="This endpoint" />;
   if (!endpoint) return problem ? <ProblemMessage problem={problem} /> : <p class="loading">Loading…</p>;
   const { defaults } = endpoint;
+  const model = models.get(endpoint.model_id);
   return (
     <>
       <p class="hint"><a href="#/endpoints">Endpoints</a> /</p>
@@ -21,7 +22,10 @@ export function EndpointPage({ id }: { id: string }) {
         <h1>{endpoint.name}</h1>
         <StatusPill status={endpoint.status} />
       </div>
-      <div class="id">{endpoint.id} · model {modelNames.get(endpoint.model_id) ?? endpoint.model_id}</div>
+      <div class="id">
+        {endpoint.id} · model {model?.name ?? endpoint.model_id}
+        {model?.trigger && <> · trigger word <b class="trigger">{model.trigger}</b></>}
+      </div>
       {endpoint.error && <p class="reason failed" role="alert">{endpoint.error}</p>}
       <p class="hint">
         {endpoint.status === "cold" && "Cold: the first request loads the model (a cold start). "}
@@ -30,7 +34,7 @@ export function EndpointPage({ id }: { id: string }) {
         {endpoint.last_request_at && `; last request ${age(endpoint.last_request_at)}`}.
       </p>
       <ProblemMessage problem={problem} />
-      <Playground endpointId={endpoint.id} defaults={defaults} />
+      <Playground endpointId={endpoint.id} defaults={defaults} trigger={model?.trigger ?? null} />
     </>
   );
 }

@@ -39,6 +39,7 @@ export interface ServableModel {
   family?: string;
   resolutions?: number[];
   native_resolution?: number;
+  trigger?: string | null; // a fine-tune's trigger word, to prompt with
 }
 
 export const GENERATION_ENDED = ["succeeded", "failed"];
@@ -64,11 +65,11 @@ export async function servableModels(): Promise<ServableModel[]> {
   return [...mine.items, ...base];
 }
 
-/** Model ids to their names, read once when the page opens. */
-export function useModelNames(): Map<string, string> {
-  const [names, setNames] = useState(new Map<string, string>());
+/** The servable models by id, read once when the page opens. */
+export function useServableModels(): Map<string, ServableModel> {
+  const [byId, setById] = useState(new Map<string, ServableModel>());
   useEffect(() => {
-    servableModels().then((models) => setNames(new Map(models.map((m) => [m.id, m.name]))), () => {});
+    servableModels().then((models) => setById(new Map(models.map((m) => [m.id, m]))), () => {});
   }, []);
-  return names;
+  return byId;
 }

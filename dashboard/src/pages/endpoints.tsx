@@ -5,11 +5,11 @@ import { usePolled } from "../components/poll";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
 import { age, StatusPill } from "../components/status";
 import { go } from "../route";
-import { endpointsApi, ServableModel, servableModels, useModelNames } from "./endpoints-api";
+import { endpointsApi, ServableModel, servableModels, useServableModels } from "./endpoints-api";
 
 export function EndpointsPage() {
   const [creating, setCreating] = useState(false);
-  const modelNames = useModelNames();
+  const models = useServableModels();
 
   const [endpoints, problem] = usePolled(async () => (await endpointsApi.list()).items, 3000, []);
 
@@ -36,7 +36,7 @@ export function EndpointsPage() {
                 <td><a href={`#/endpoints/${endpoint.id}`}>{endpoint.name}</a><div class="id">{endpoint.id}</div></td>
                 <td><StatusPill status={endpoint.status} />
                   {endpoint.error && <div class="reason failed">{endpoint.error}</div>}</td>
-                <td>{modelNames.get(endpoint.model_id) ?? endpoint.model_id}</td>
+                <td>{models.get(endpoint.model_id)?.name ?? endpoint.model_id}</td>
                 <td>{endpoint.min_replicas === 0 ? `to zero after ${endpoint.idle_timeout_s} s idle` : "always loaded"}</td>
                 <td>{endpoint.last_request_at ? age(endpoint.last_request_at) : "never"}</td>
               </tr>

@@ -28,6 +28,7 @@ class Model(Base):
     source_job_id: Mapped[str | None] = mapped_column(String(40))
     source_checkpoint_id: Mapped[str | None] = mapped_column(String(40))
     source_step: Mapped[int | None]
+    trigger: Mapped[str | None] = mapped_column(String(50))  # its job's trigger word, to prompt with
     uri: Mapped[str] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16), default="ready")
     created_at: Mapped[datetime] = created_at_column()
