@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
+from sanacloud.platform.bootstrap import EMBEDDED_TENANT
+from sanacloud.platform.db.models import Model, Tenant
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
@@ -79,3 +83,26 @@ def test_another_tenant_sees_neither_the_endpoint_nor_its_playground(platform: P
     page.goto(f"{platform.url}/dashboard/#/endpoints/{endpoint_id}")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.get_by_role("form", name="playground")).to_have_count(0)
+
+
+def test_a_fine_tunes_trigger_word_is_shown_and_starts_the_playgrounds_prompt(platform: Platform, page: Page) -> None:
+    """A model promoted from a job with a trigger word (recorded here straight in the platform's database:
+    the promotion's own test is tests/api/test_instance_prompt.py)."""
+    engine = create_engine(f"sqlite:///{platform.data_dir / 'sanacloud.db'}")
+    with Session(engine) as session, session.begin():
+        tenant = session.scalars(select(Tenant.id).where(Tenant.name == EMBEDDED_TENANT)).one()
+        base = session.scalars(select(Model).where(Model.name == "sana-tiny", Model.tenant_id.is_(None))).one()
+        model = Model(tenant_id=tenant, name="my dog", kind="lora", family=base.family, base_model_id=base.id,
+                      uri="store://nowhere/", trigger="zqx", status="ready")
+        session.add(model)
+        session.flush()
+        model_id = model.id
+    engine.dispose()
+    with platform.http() as owner:
+        created = owner.post("/v1/endpoints", json={"name": "my dog", "model": model_id})
+    assert created.status_code == 201, created.text
+    sign_in(page, platform.url, platform.key)
+    page.goto(f"{platform.url}/dashboard/#/endpoints/{created.json()['id']}")
+    expect(page.locator(".trigger")).to_have_text("zqx")
+    prompt = page.get_by_role("form", name="playground").get_by_label("Prompt", exact=True)
+    expect(prompt).to_have_value("zqx, ")
