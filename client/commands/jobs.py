@@ -66,6 +66,9 @@ def create(
     warmup_steps: Annotated[int | None, typer.Option(help="steps of learning-rate warmup")] = None,
     validation_prompt: Annotated[list[str] | None, typer.Option(
         help="a prompt to sample at each checkpoint (repeat for more)")] = None,
+    instance_prompt: Annotated[str | None, typer.Option(
+        help="the caption of every image that has none, e.g. 'a photo of my dog'")] = None,
+    trigger: Annotated[str | None, typer.Option(help="a word put first in every caption, to prompt with")] = None,
     rank: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
     alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default: the rank)")] = None,
     zero_stage: Annotated[int | None, typer.Option(help="DeepSpeed ZeRO stage for full training (2 or 3)")] = None,
@@ -80,7 +83,8 @@ def create(
             HYPER: {"steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
                     "resolution": resolution, "seed": seed, "checkpoint_interval": checkpoint_interval,
                     "lr_scheduler": lr_scheduler, "warmup_steps": warmup_steps,
-                    "validation_prompts": validation_prompt or None},
+                    "validation_prompts": validation_prompt or None, "instance_prompt": instance_prompt,
+                    "trigger": trigger},
             "lora": {"rank": rank, "alpha": alpha}, "deepspeed": {"zero_stage": zero_stage}})
     except SpecProblem as problem:
         raise cli.fail(str(problem), USAGE_ERROR) from None

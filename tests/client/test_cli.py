@@ -167,8 +167,11 @@ def test_generate_saves_pngs_of_the_size_asked_and_a_queued_job_says_why_then_ca
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps({"dataset_id": dataset_id, "base_model": "sana-tiny",
                                 "hyperparameters": {"steps": 50, "batch_size": 2}}))
-    job = user.run("jobs", "create", "--spec", str(spec), "--steps", "3", "--name", "queued", "--json").json()
+    job = user.run("jobs", "create", "--spec", str(spec), "--steps", "3", "--name", "queued", "--trigger", "zqx",
+                   "--instance-prompt", "a photo of a shape", "--json").json()
     assert job["hyperparameters"]["steps"] == 3 and job["hyperparameters"]["batch_size"] == 2, job
+    assert job["hyperparameters"]["trigger"] == "zqx" and job["hyperparameters"]["instance_prompt"] == \
+        "a photo of a shape", job
     shown = user.run("jobs", "show", job["id"])
     assert shown.code == 0 and endpoint["id"] in shown.stdout and "queued" in shown.stdout, shown
     waited = user.run("jobs", "watch", job["id"], "--timeout", "1")
