@@ -3,10 +3,12 @@ has, what to create, delete and scale, and what to tell the database back. A pur
 the admission policy: no I/O, so that property tests can drive it over random histories.
 
 Training: every admitted or running attempt has one Job of its exact shape (an Indexed Job and a
-headless Service when it spans nodes). A Job no attempt wants is deleted, with the grace a trainer
-needs to checkpoint; so is the Job of an attempt asked to stop (cancel, preemption): its pod
-checkpoints on SIGTERM. A pod's trouble flows back: an unschedulable pod is reported as such, an
-image that cannot be pulled fails the attempt, an evicted or failed pod requeues it.
+headless Service when it spans nodes). A Job no attempt wants is deleted, its pods with the grace
+a trainer needs to checkpoint (their own termination grace); so is the Job of an attempt asked to
+stop (cancel, preemption): its pod checkpoints on SIGTERM. A pod's trouble flows back: an
+unschedulable pod (or one whose container cannot start yet) is reported as such, an image the
+kubelet keeps failing to pull fails the attempt, an evicted or failed pod requeues it once it has
+stopped.
 
 Inference: each (pool, served model) has a Deployment whose replicas are the GPUs the database
 holds for that model. Scaling down never removes a busy pod: busy pods are kept (the replicas stop
@@ -38,6 +40,7 @@ class Attempt:
     pool: str
     gpus: int
     running: bool  # claimed by its pod
+    lora: bool = False  # a LoRA run trains on one device: never split across nodes
     stopping: bool = False  # cancel or preemption asked of a running attempt
     launched: bool = False  # the database has recorded its Job
     reported: str | None = None  # the pod trouble last reported to the user
@@ -64,7 +67,8 @@ class Pool:
 
 class Trouble(StrEnum):
     UNSCHEDULABLE = "unschedulable"  # waits for a node: worth telling, not fatal
-    IMAGE = "image"  # the image cannot be pulled or started: fatal, retrying will not help
+    STARTING = "starting"  # its container cannot start yet (a first pull failed, a missing Secret): told
+    IMAGE = "image"  # the kubelet retried pulling the image and still cannot: fatal
     EVICTED = "evicted"  # the node took the pod away: the attempt runs again elsewhere
     FAILED = "failed"  # the pod (or the Job) ended in failure
 
@@ -79,6 +83,7 @@ class PodProblem:
 class ObservedPod:
     name: str
     terminating: bool = False
+    finished: bool = False  # Succeeded or Failed: its containers have stopped
     problem: PodProblem | None = None
     busy: bool = False  # inference: a generation runs on it
     deletion_cost: int | None = None
@@ -213,12 +218,16 @@ class _Draft:
 # The decision.
 
 
-def shape(attempt: Attempt, gpus_per_node: int) -> TrainingShape:
-    """As few nodes as hold the attempt's GPUs with the same number on each, so that it asks for exactly
-    its GPUs: 12 on 8-GPU nodes are 2 pods of 6, 9 are 3 pods of 3."""
-    nodes = max(1, math.ceil(attempt.gpus / max(1, gpus_per_node)))
-    while attempt.gpus % nodes:
-        nodes += 1
+def shape(attempt: Attempt, gpus_per_node: int) -> TrainingShape | None:
+    """As few nodes as hold the attempt's GPUs, the same number on each, so that it asks for exactly its
+    GPUs (12 on 8-GPU nodes: 2 pods of 6); None when they do not split evenly over that many (13 on
+    8-GPU nodes). A LoRA run is one pod, of at most a node's GPUs: it trains on one device."""
+    per_node = max(1, gpus_per_node)
+    if attempt.lora:
+        return TrainingShape(attempt.job_id, attempt.attempt, attempt.pool, 1, min(attempt.gpus, per_node))
+    nodes = max(1, math.ceil(attempt.gpus / per_node))
+    if attempt.gpus % nodes:
+        return None
     return TrainingShape(attempt.job_id, attempt.attempt, attempt.pool, nodes, attempt.gpus // nodes)
 
 
@@ -243,8 +252,16 @@ def _plan_training(world: World, draft: _Draft) -> list[TrainingShape]:
     for attempt in world.attempts:
         if attempt.stopping:
             continue  # its Job is deleted below: SIGTERM makes the pod checkpoint or stop
-        wanted = shape(attempt, per_node.get(attempt.pool, 1))
+        nodes_gpus = per_node.get(attempt.pool, 1)
+        wanted = shape(attempt, nodes_gpus)
         job = observed.get((attempt.job_id, attempt.attempt))
+        if wanted is None:
+            nodes = math.ceil(attempt.gpus / nodes_gpus)
+            draft.feedback.append(AttemptFailed(
+                attempt.job_id, attempt.attempt,
+                f"{attempt.gpus} GPUs do not split evenly over the {nodes} nodes of {nodes_gpus} GPUs they need in "
+                f"pool {attempt.pool!r}: ask for a multiple of {nodes}"))
+            continue
         if job is None:
             if _launch(world, attempt, wanted, draft):
                 live.append(wanted)
@@ -286,6 +303,8 @@ def _verdict(attempt: Attempt, job: ObservedJob) -> Feedback | None:
     image = next((p for p in problems if p.trouble is Trouble.IMAGE), None)
     if image is not None:
         return AttemptFailed(attempt.job_id, attempt.attempt, f"its pod could not start: {image.message}")
+    if job.ended is not None and any(not pod.finished for pod in job.pods):
+        return None  # a pod still stopping (a checkpoint in its grace) reports its own end first
     if job.deadline_exceeded:  # running it again would only run out of time again
         return AttemptFailed(attempt.job_id, attempt.attempt,
                              f"it ran longer than its deadline (SANACLOUD_ATTEMPT_DEADLINE_S): {job.failure}")
@@ -293,11 +312,12 @@ def _verdict(attempt: Attempt, job: ObservedJob) -> Feedback | None:
         gone = next((p for p in problems if p.trouble in (Trouble.EVICTED, Trouble.FAILED)), None)
         reason = gone.message if gone else job.failure or f"its pod ended ({job.ended}) without reporting"
         return AttemptLost(attempt.job_id, attempt.attempt, reason)
-    waiting = next((p for p in problems if p.trouble is Trouble.UNSCHEDULABLE), None)
-    if waiting is not None:
-        message = f"waiting for a GPU node in pool {attempt.pool}: {waiting.message}"
-        return PodWaiting(attempt.job_id, attempt.attempt, message) if message != attempt.reported else None
-    return None
+    waiting = next((p for p in problems if p.trouble in (Trouble.UNSCHEDULABLE, Trouble.STARTING)), None)
+    if waiting is None:
+        return None
+    message = (f"waiting for a GPU node in pool {attempt.pool}: {waiting.message}"
+               if waiting.trouble is Trouble.UNSCHEDULABLE else f"its pod cannot start yet: {waiting.message}")
+    return PodWaiting(attempt.job_id, attempt.attempt, message) if message != attempt.reported else None
 
 
 def _plan_inference(world: World, draft: _Draft) -> None:

@@ -15,7 +15,6 @@ only makes processes exist, so nothing about a run differs between the two.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Protocol
 
 from sqlalchemy.orm import Session
@@ -94,7 +93,7 @@ class KubernetesExecutor:
         return queues.infer_queue(pool, key)
 
     def wake_after_commit(self, session: Session) -> None:
-        on_commit(session, partial(queues.send_reconcile))
+        on_commit(session, queues.send_reconcile)
 
 
 def get_executor(settings: Settings, run_here: RunHere | None = None) -> Executor:

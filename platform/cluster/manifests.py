@@ -30,6 +30,7 @@ SCRATCH_WORK_DIR = "/tmp/work"  # on the scratch volume: model files, datasets, 
 SHARED_WORK_DIR = f"{DATA_DIR}/shared"
 INFERENCE_GRACE_MARGIN_S = 30  # a generation in flight finishes (Celery's warm shutdown) before SIGKILL
 USER = 10001
+EPHEMERAL_MARGIN_GI = 4  # the data folder (1 GiB), the container's writable layer, its logs
 
 
 def placement(settings: Settings, pool: str) -> PoolPlacement:
@@ -98,8 +99,11 @@ def template_hash(template: Obj) -> str:
 
 def _resources(where: PoolPlacement, gpus: int) -> Obj:
     requests = {"cpu": f"{where.cpu_per_gpu * gpus:g}", "memory": f"{where.memory_per_gpu_gi * gpus}Gi",
-                "ephemeral-storage": "20Gi", GPU_RESOURCE: gpus}
-    return {"requests": requests, "limits": {**requests, "ephemeral-storage": f"{where.scratch_gi}Gi"}}
+                "ephemeral-storage": f"{min(20, where.scratch_gi)}Gi", GPU_RESOURCE: gpus}
+    # The limit counts the scratch volume, the data folder, the writable layer and the logs together:
+    # room beyond the scratch volume's own size limit, so that the pod is not evicted first.
+    return {"requests": requests,
+            "limits": {**requests, "ephemeral-storage": f"{where.scratch_gi + EPHEMERAL_MARGIN_GI}Gi"}}
 
 
 def _pod_spec(settings: Settings, where: PoolPlacement, pool: str, *, container: Obj, gpus: int,

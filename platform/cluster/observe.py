@@ -17,9 +17,11 @@ from sanacloud.platform.cluster.desired import (
 )
 
 Obj = dict[str, Any]
-# Waiting reasons of a container that will not start however long it waits.
-FATAL_WAITING = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-                 "CreateContainerConfigError", "CreateContainerError"}
+# Waiting reasons of a container that will not start however long it waits (the kubelet has retried
+# the pull, or the name cannot be pulled at all); and of one that may yet (a first pull that failed,
+# a Secret or ConfigMap the operator has not made yet).
+FATAL_WAITING = {"ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+NOT_YET = {"ErrImagePull", "CreateContainerConfigError", "CreateContainerError", "ContainerCreating"}
 
 
 def _terminating(obj: Obj) -> bool:
@@ -30,8 +32,10 @@ def pod_problem(pod: Obj) -> PodProblem | None:
     status = pod.get("status", {})
     for container in status.get("containerStatuses", []) + status.get("initContainerStatuses", []):
         waiting = container.get("state", {}).get("waiting") or {}
-        if waiting.get("reason") in FATAL_WAITING:
-            return PodProblem(Trouble.IMAGE, f"{waiting['reason']}: {waiting.get('message', '')}".strip(": "))
+        reason = waiting.get("reason")
+        if reason in FATAL_WAITING or (reason in NOT_YET and waiting.get("message")):
+            trouble = Trouble.IMAGE if reason in FATAL_WAITING else Trouble.STARTING
+            return PodProblem(trouble, f"{reason}: {waiting.get('message', '')}".strip(": "))
     phase = status.get("phase")
     if phase == "Failed":
         if status.get("reason") == "Evicted":
@@ -54,7 +58,8 @@ def _termination(status: Obj) -> str:
 
 def _pod(pod: Obj, busy: set[str]) -> ObservedPod:
     cost = pod["metadata"].get("annotations", {}).get(names.DELETION_COST)
-    return ObservedPod(name=pod["metadata"]["name"], terminating=_terminating(pod), problem=pod_problem(pod),
+    return ObservedPod(name=pod["metadata"]["name"], terminating=_terminating(pod),
+                       finished=pod.get("status", {}).get("phase") in ("Succeeded", "Failed"), problem=pod_problem(pod),
                        busy=pod["metadata"]["name"] in busy, deletion_cost=int(cost) if cost is not None else None)
 
 

@@ -210,14 +210,21 @@ def requeue_lost(session: Session, *, timeout_s: float) -> list[str]:
     return requeued
 
 
-def requeue_attempt(session: Session, *, job_id: str, attempt: int, reason: str) -> bool:
+def requeue_attempt(session: Session, *, job_id: str, attempt: int, reason: str, give_up_after: int) -> bool:
     """The attempt's pod ended without finishing it (evicted, failed, gone): back to the queue, to
-    resume from its last checkpoint, as a lost worker's; then the pool admits what fits. False when
-    the attempt was not current any more (it finished meanwhile)."""
+    resume from its last checkpoint, as a lost worker's; then the pool admits what fits. The
+    `give_up_after`-th pod lost in a row without a new checkpoint fails the job instead: the next
+    would be lost too (a crash on start, memory it never has). False when the attempt was not
+    current any more (it finished meanwhile), or the job failed."""
     job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
     if job is None:
         return False
-    requeued = _requeue(session, job, reason)
+    lost = _pods_lost_since_progress(session, job) + 1
+    if lost >= give_up_after:
+        _fail(session, job, f"its pod was lost {lost} times in a row without a new checkpoint; the last: {reason}")
+        requeued = False
+    else:
+        requeued = _requeue(session, job, reason, lost_pod=True)
     schedule_pool(session, job.pool_id)
     return requeued
 
@@ -227,13 +234,27 @@ def fail_attempt(session: Session, *, job_id: str, attempt: int, reason: str) ->
     job = _locked_attempt(session, job_id, attempt, (JobStatus.ADMITTED, JobStatus.RUNNING))
     if job is None:
         return False
+    _fail(session, job, reason)
+    schedule_pool(session, job.pool_id)
+    return True
+
+
+def _fail(session: Session, job: Job, reason: str) -> None:
     if job.status == JobStatus.RUNNING:
         stop_billing(session, job, job.heartbeat_at or utcnow())
     job.worker = job.heartbeat_at = job.preempt_requested_at = None
     job.error = reason[-4000:]
     transition(session, job, JobStatus.FAILED, reason=reason)
-    schedule_pool(session, job.pool_id)
-    return True
+
+
+def _pods_lost_since_progress(session: Session, job: Job) -> int:
+    """Requeues for a lost pod since the job's newest checkpoint."""
+    since = session.scalar(select(Checkpoint.created_at).where(Checkpoint.job_id == job.id)
+                           .order_by(Checkpoint.created_at.desc()).limit(1))
+    query = select(JobEvent.payload).where(JobEvent.job_id == job.id, JobEvent.type == "status")
+    if since is not None:
+        query = query.where(JobEvent.created_at > since)
+    return sum(1 for payload in session.scalars(query) if payload.get("lost_pod"))
 
 
 def note_attempt(session: Session, *, job_id: str, attempt: int, type: str, payload: dict[str, Any],
@@ -263,9 +284,11 @@ def _locked_attempt(session: Session, job_id: str, attempt: int, statuses: tuple
     return job if job is not None and job.attempt == attempt and job.status in statuses else None
 
 
-def _requeue(session: Session, job: Job, why: str) -> bool:
+def _requeue(session: Session, job: Job, why: str, *, lost_pod: bool = False) -> bool:
     """Back to the queue (True), or cancelled if a cancel was asked (False)."""
     details: dict[str, Any] = {"worker": job.worker}
+    if lost_pod:
+        details["lost_pod"] = True
     if job.status == JobStatus.RUNNING:
         last_seen = job.heartbeat_at or utcnow()
         stop_billing(session, job, last_seen)  # bill up to the last sign of life

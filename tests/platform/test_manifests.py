@@ -310,7 +310,7 @@ def test_beat_and_the_executor(rendered: dict[str, list[Obj]], name: str) -> Non
     # The executor consumes `maintenance` (beat's tick, reconcile messages); the `train.<pool>`
     # queues it adds itself, as pools appear (workers/maintenance.py).
     executor = find(objects, "Deployment", EXECUTOR)
-    assert executor["spec"]["replicas"] == 1
+    assert executor["spec"]["replicas"] == 1 and executor["spec"]["strategy"] == {"type": "Recreate"}
     (container,) = executor["spec"]["template"]["spec"]["containers"]
     assert container["name"] == EXECUTOR
     assert queues_of(container) == ["maintenance"]

@@ -28,11 +28,12 @@ def test_each_node_of_a_rendered_multi_node_job_joins_node_zero_as_its_rank(monk
 
     monkeypatch.setenv("JOB_COMPLETION_INDEX", "2")  # the Job controller sets it in each pod of an Indexed Job
     meeting = Rendezvous(nodes=3, node_rank=pod.node_rank(), host=host, port=int(port))
-    assert launcher_argv(shape.gpus_per_pod, meeting) == [
-        sys.executable, "-m", "torch.distributed.run", "--nnodes=3", "--node_rank=2", f"--master_addr={host}",
-        "--master_port=29500", "--nproc_per_node=4"]
+    assert launcher_argv(shape.gpus_per_pod, meeting, stop_grace_s=90) == [
+        sys.executable, "-m", "torch.distributed.run", "--shutdown_timeout=90", "--nnodes=3", "--node_rank=2",
+        f"--master_addr={host}", "--master_port=29500", "--nproc_per_node=4"]
 
 
-def test_one_node_runs_standalone_or_without_torchrun() -> None:
-    assert launcher_argv(1, None) == [sys.executable]
-    assert launcher_argv(2, None)[-2:] == ["--standalone", "--nproc_per_node=2"]
+def test_one_node_runs_standalone_or_without_torchrun_whose_ranks_get_the_whole_stop_grace() -> None:
+    assert launcher_argv(1, None, stop_grace_s=30) == [sys.executable]
+    assert launcher_argv(2, None, stop_grace_s=120.5)[-3:] == ["--shutdown_timeout=121", "--standalone",
+                                                               "--nproc_per_node=2"]

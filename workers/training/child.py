@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import signal
@@ -55,12 +56,12 @@ class TrainerProcess:
         self._term_sent_at: float | None = None
 
     @classmethod
-    def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path,
+    def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path, stop_grace_s: float,
                  rendezvous: Rendezvous | None = None) -> TrainerProcess:
         """The trainer on `spec_path`, under torchrun when it takes several processes (`processes` on
         this node; with a rendezvous, as one node of several)."""
-        return cls([*launcher_argv(processes, rendezvous), "-m", "sanacloud.model.train", "--spec", str(spec_path)],
-                   stderr_path=stderr_path)
+        launcher = launcher_argv(processes, rendezvous, stop_grace_s=stop_grace_s)
+        return cls([*launcher, "-m", "sanacloud.model.train", "--spec", str(spec_path)], stderr_path=stderr_path)
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -113,13 +114,14 @@ class TrainerProcess:
             return ""
 
 
-def launcher_argv(processes: int, rendezvous: Rendezvous | None) -> list[str]:
-    if rendezvous is not None:
-        return [sys.executable, "-m", "torch.distributed.run", *rendezvous.torchrun_args(),
-                f"--nproc_per_node={processes}"]
-    if processes == 1:
+def launcher_argv(processes: int, rendezvous: Rendezvous | None, *, stop_grace_s: float) -> list[str]:
+    """torchrun SIGKILLs its ranks this long after it passes them a SIGTERM (30 s unless told): the
+    stop grace, so that a big checkpoint is written whole."""
+    if rendezvous is None and processes == 1:
         return [sys.executable]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", f"--shutdown_timeout={math.ceil(stop_grace_s)}"]
+    meeting = rendezvous.torchrun_args() if rendezvous is not None else ["--standalone"]
+    return [*torchrun, *meeting, f"--nproc_per_node={processes}"]
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -1,10 +1,10 @@
 """A training attempt's pod (`sanacloud attempt JOB ATTEMPT`), as the Kubernetes executor starts it.
 
 Node 0 runs the attempt exactly as a local worker does (claim, dataset, trainer, events,
-heartbeats, checkpoints, finish). In a run across several nodes, each other node waits until node 0
-has claimed the attempt and written the trainer's spec into the shared working folder, then runs
-its share of the trainer's ranks under torchrun, until the trainer ends or the attempt stops being
-current.
+heartbeats, checkpoints, finish). In a run across several nodes, node 0 claims only once every
+other node's pod runs, and each other node waits until node 0 has written the trainer's spec into
+the shared working folder, then runs its share of the trainer's ranks under torchrun, until the
+trainer ends or the attempt stops being current.
 
 SIGTERM (the Job deleted for a cancel or a preemption, or the node drained) asks for a checkpoint
 first, as a preemption does: the supervisor stops the trainer with the stop grace, uploads what it
@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 from sqlalchemy import select
@@ -34,7 +35,6 @@ from sanacloud.workers.training.stopping import StopRequest
 from sanacloud.workers.training.workspace import attempt_dir
 
 log = logging.getLogger(__name__)
-SPEC_WAIT_S = 1800.0  # node 0 downloads the dataset and base model before it writes the spec
 
 
 def main(job_id: str, attempt: int, *, rendezvous: Rendezvous | None) -> int:
@@ -47,11 +47,16 @@ def main(job_id: str, attempt: int, *, rendezvous: Rendezvous | None) -> int:
         threading.Thread(target=stop.learn, args=(Signal.PREEMPT,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    if rendezvous is None or rendezvous.node_rank == 0:
-        outcome = run_here(job_id, attempt, stop=stop, rendezvous=rendezvous)
-        log.info("pod of job %s attempt %d: %s", job_id, attempt, outcome or "nothing to run")
+    settings = get_settings()
+    if rendezvous is not None and rendezvous.node_rank > 0:
+        return follow(job_id, attempt, rendezvous, settings, terminated)
+    if rendezvous is not None and not _all_nodes_ready(job_id, attempt, rendezvous, settings, terminated):
         return 0
-    return follow(job_id, attempt, rendezvous, get_settings(), terminated)
+    if terminated.is_set():  # the Job was deleted before it started: claim nothing
+        return 0
+    outcome = run_here(job_id, attempt, stop=stop, rendezvous=rendezvous)
+    log.info("pod of job %s attempt %d: %s", job_id, attempt, outcome or "nothing to run")
+    return 0
 
 
 def node_rank() -> int:
@@ -59,18 +64,37 @@ def node_rank() -> int:
     return int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
 
 
+def _ready_marker(settings: Settings, job_id: str, attempt: int, rank: int) -> Path:
+    """Outside the attempt's folder, which node 0 empties when it prepares the run."""
+    return settings.effective_work_dir / "rendezvous" / job_id / f"attempt-{attempt}" / f"node-{rank}"
+
+
+def _all_nodes_ready(job_id: str, attempt: int, rendezvous: Rendezvous, settings: Settings,
+                     terminated: threading.Event) -> bool:
+    """Node 0 claims the attempt only once every other node's pod runs (each leaves a mark in the shared
+    folder): pods that wait for a GPU node wait unclaimed and unbilled, and torchrun's rendezvous, which
+    gives up after minutes, starts with everyone there. False when the attempt stopped being wanted."""
+    marks = [_ready_marker(settings, job_id, attempt, rank) for rank in range(1, rendezvous.nodes)]
+    while not all(mark.exists() for mark in marks):
+        if terminated.is_set() or not _current(job_id, attempt, JobStatus.ADMITTED):
+            return False
+        time.sleep(min(settings.heartbeat_s, 2.0))
+    return True
+
+
 def follow(job_id: str, attempt: int, rendezvous: Rendezvous, settings: Settings, terminated: threading.Event) -> int:
     """Node 1..n-1: this node's ranks, on the spec node 0 wrote; 0 when there was nothing (more) to do."""
+    mark = _ready_marker(settings, job_id, attempt, rendezvous.node_rank)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    mark.touch()
     folder = attempt_dir(settings.effective_work_dir, job_id, attempt)
     spec = folder / "spec.json"
-    deadline = time.monotonic() + SPEC_WAIT_S
-    while not spec.exists():
+    while not spec.exists():  # node 0 downloads the dataset and the base model first, however long that takes
         if terminated.is_set() or not _current(job_id, attempt, JobStatus.ADMITTED, JobStatus.RUNNING):
             return 0
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"node 0 wrote no trainer spec in {SPEC_WAIT_S:.0f} s ({spec})")
         time.sleep(min(settings.heartbeat_s, 2.0))
     trainer = TrainerProcess.for_spec(spec, processes=_gpus_here(job_id) // rendezvous.nodes, rendezvous=rendezvous,
+                                      stop_grace_s=settings.stop_grace_s,
                                       stderr_path=folder / f"trainer-node{rendezvous.node_rank}.log")
     ended = False
     while trainer.running():

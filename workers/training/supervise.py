@@ -37,6 +37,7 @@ class Progress:
     step: int = 0
     done: bool = False
     error: str | None = None
+    checkpointed_stop: bool = False  # the trainer stopped early on SIGTERM, after a checkpoint
     stop: StopRequest = field(default_factory=StopRequest)
     pending: list[dict[str, Any]] = field(default_factory=list)
 
@@ -60,6 +61,7 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, 
         if rendezvous is not None:
             processes //= rendezvous.nodes
         trainer = TrainerProcess.for_spec(spec_path, processes=processes, rendezvous=rendezvous,
+                                          stop_grace_s=settings.stop_grace_s,
                                           stderr_path=workspace.attempt_dir / "trainer.log")
         progress.stop.attach(trainer)
         try:
@@ -75,7 +77,9 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, 
             return _stopped_at_once(context, progress)
         if progress.done and code == 0:
             return _finish(context, Outcome.SUCCEEDED)
-        if progress.stop.signal is Signal.PREEMPT:
+        if progress.stop.signal is Signal.PREEMPT or progress.checkpointed_stop:
+            # Asked to make room, or stopped by a SIGTERM of its own (another node's ranks were told
+            # to stop, and the world stopped with them): it checkpointed, so it resumes.
             return _finish(context, Outcome.PREEMPTED)
         reason = progress.error or f"the trainer exited with code {code}: {trainer.stderr_tail()}"
         return _finish(context, Outcome.FAILED, reason)
@@ -139,6 +143,8 @@ def _note(progress: Progress, event: dict[str, Any]) -> None:
         progress.done = True
     elif kind == "error":
         progress.error = str(event.get("message", "unknown error"))
+    elif kind == "stopped" and event.get("checkpointed"):
+        progress.checkpointed_stop = True
     if kind != "checkpoint":  # recorded once uploaded, with the checkpoint's id
         progress.pending.append({k: v for k, v in event.items() if k not in LOCAL_FIELDS})
 

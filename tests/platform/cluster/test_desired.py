@@ -170,20 +170,26 @@ def test_random_histories_keep_the_invariants_and_drain_to_nothing(steps: list) 
 
 
 def test_a_run_gets_exactly_its_gpus_on_as_few_nodes_as_hold_them() -> None:
-    def of(gpus: int, per_node: int) -> tuple[int, int]:
-        s = shape(Attempt("job_1", 1, "p", gpus, running=False), per_node)
-        return s.nodes, s.gpus_per_pod
+    def of(gpus: int, per_node: int, lora: bool = False) -> tuple[int, int] | None:
+        s = shape(Attempt("job_1", 1, "p", gpus, running=False, lora=lora), per_node)
+        return (s.nodes, s.gpus_per_pod) if s else None
 
-    assert of(1, 8) == (1, 1) and of(8, 8) == (1, 8) and of(16, 8) == (2, 8)
-    assert of(12, 8) == (2, 6) and of(9, 8) == (3, 3) and of(7, 4) == (7, 1)
+    assert of(1, 8) == (1, 1) and of(8, 8) == (1, 8) and of(16, 8) == (2, 8) and of(12, 8) == (2, 6)
+    assert of(9, 8) is None and of(13, 8) is None, "no even split over the nodes they need"
+    assert of(16, 8, lora=True) == (1, 8), "a LoRA run trains on one device: one pod"
+    decided = plan(World(attempts=(Attempt("job_1", 1, "a100", 9, running=False),), pools=POOLS, shared_work=True))
+    (failed,) = decided.feedback
+    assert isinstance(failed, AttemptFailed) and "ask for a multiple of 2" in failed.reason and not decided.create_jobs
 
 
 def test_pod_trouble_becomes_what_the_user_is_told() -> None:
     attempt = Attempt("job_1", 2, "h100", 1, running=False, launched=True)
     name = shape(attempt, 1).name
 
-    def verdict(problem: PodProblem, ended: str | None = None, reported: str | None = None) -> tuple[object, ...]:
-        job = ObservedJob(name, "job_1", 2, ended=ended, pods=(ObservedPod(f"{name}-0", problem=problem),))
+    def verdict(problem: PodProblem, ended: str | None = None, reported: str | None = None,
+                finished: bool = False) -> tuple[object, ...]:
+        pod = ObservedPod(f"{name}-0", problem=problem, finished=finished)
+        job = ObservedJob(name, "job_1", 2, ended=ended, pods=(pod,))
         return plan(World(attempts=(replace(attempt, reported=reported),), pools=POOLS, jobs=(job,))).feedback
 
     waiting = PodProblem(Trouble.UNSCHEDULABLE, "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
@@ -192,7 +198,9 @@ def test_pod_trouble_becomes_what_the_user_is_told() -> None:
     assert verdict(waiting, reported=said.message) == (), "the same trouble is told once"
     (failed,) = verdict(PodProblem(Trouble.IMAGE, "ErrImagePull: manifest unknown"))
     assert isinstance(failed, AttemptFailed) and "manifest unknown" in failed.reason
-    (lost,) = verdict(PodProblem(Trouble.EVICTED, "its pod was evicted: low on memory"), ended="failed")
+    evicted = PodProblem(Trouble.EVICTED, "its pod was evicted: low on memory")
+    assert verdict(evicted, ended="failed") == (), "a pod still in its grace (checkpointing) ends first"
+    (lost,) = verdict(evicted, ended="failed", finished=True)
     assert isinstance(lost, AttemptLost) and "evicted" in lost.reason
 
 

@@ -25,7 +25,7 @@ from sanacloud.platform.serving.generations import cool_abandoned
 from sanacloud.platform.settings import Settings, get_settings
 from tests.helpers.api import events, get_job, lora_job, ready_dataset, submit
 from tests.helpers.backends import TenantCtx, reset_caches
-from tests.helpers.fake_kube import FakeKube
+from tests.helpers.fake_kube import FakeKube, Refused
 from tests.helpers.lifecycle import end, record_checkpoints, start
 
 IMAGE = "registry.example.com/sanacloud:1.2.3"
@@ -140,9 +140,8 @@ def test_finish_cancel_and_preemption_delete_the_job_with_the_checkpoint_grace(
     start(cancelled)
     assert client.post(f"/v1/jobs/{cancelled}/cancel", headers=owner.headers).status_code == 200
     reconcile(kube, settings())
-    grace = settings().pod_grace_s
-    assert sorted(fake_kube.deletions) == sorted([("Job", names.training_name(finished, 1), grace),
-                                                  ("Job", names.training_name(cancelled, 1), grace)])
+    assert sorted(fake_kube.deletions) == sorted([("Job", names.training_name(finished, 1), None),
+                                                  ("Job", names.training_name(cancelled, 1), None)])
     fake_kube.finish_terminations()
     end_cancelled(cancelled)
 
@@ -153,7 +152,7 @@ def test_finish_cancel_and_preemption_delete_the_job_with_the_checkpoint_grace(
     assert get_job(client, lender, borrowed)["status"] == "running"
     fake_kube.deletions.clear()
     reconcile(kube, settings())
-    assert ("Job", names.training_name(borrowed, 1), grace) in fake_kube.deletions
+    assert ("Job", names.training_name(borrowed, 1), None) in fake_kube.deletions
 
 
 def end_cancelled(job_id: str) -> None:
@@ -231,11 +230,16 @@ def test_an_image_that_cannot_be_pulled_fails_the_job_with_the_reason(client: Te
     reconcile(kube, settings())
     fake_kube.run_controllers()
     (pod,) = fake_kube.pods_of_job(names.training_name(job_id, 1))
-    fake_kube.image_pull_error(pod["metadata"]["name"], f'failed to pull image "{IMAGE}": not found')
+    message = f'failed to pull image "{IMAGE}": not found'
+    fake_kube.image_pull_error(pod["metadata"]["name"], message)  # a first failure may pass: told, not fatal
     reconcile(kube, settings())
     job = get_job(client, tenant, job_id)
-    assert job["status"] == "failed" and "ErrImagePull" in job["error"] and IMAGE in job["error"]
-    assert ("Job", names.training_name(job_id, 1), settings().pod_grace_s) in fake_kube.deletions
+    assert job["status"] == "admitted" and job["wait_reason"] == f"its pod cannot start yet: ErrImagePull: {message}"
+    fake_kube.image_pull_error(pod["metadata"]["name"], message, reason="ImagePullBackOff")  # the kubelet retried
+    reconcile(kube, settings())
+    job = get_job(client, tenant, job_id)
+    assert job["status"] == "failed" and "ImagePullBackOff" in job["error"] and IMAGE in job["error"]
+    assert ("Job", names.training_name(job_id, 1), None) in fake_kube.deletions
 
 
 def test_an_evicted_pod_requeues_the_attempt_which_resumes_from_its_checkpoint(
@@ -341,3 +345,38 @@ def test_inference_scales_from_zero_on_a_cold_request_and_back_to_zero_sparing_b
     reconcile(kube, settings())
     fake_kube.finish_terminations()
     assert fake_kube.objects("Deployment") == [], "a served model scaled to zero and drained leaves nothing"
+
+
+def test_pods_lost_again_and_again_without_progress_fail_the_job(client: TestClient, tenant: TenantCtx,
+                                                                 kube: KubeApi, fake_kube: FakeKube) -> None:
+    job_id = submitted(client, tenant)
+    for attempt in (1, 2, 3):
+        reconcile(kube, settings())
+        fake_kube.finish_terminations()
+        fake_kube.run_controllers()
+        (pod,) = fake_kube.pods_of_job(names.training_name(job_id, attempt))
+        start(job_id)
+        fake_kube.evict(pod["metadata"]["name"], "The node was low on resource: ephemeral-storage.")
+        reconcile(kube, settings())
+        expected = "failed" if attempt == 3 else "admitted"
+        assert get_job(client, tenant, job_id)["status"] == expected, attempt
+    job = get_job(client, tenant, job_id)
+    assert "lost 3 times in a row without a new checkpoint" in job["error"] and "ephemeral-storage" in job["error"]
+
+
+def test_a_job_the_cluster_refuses_to_create_fails_saying_why(client: TestClient, tenant: TenantCtx, kube: KubeApi,
+                                                              fake_kube: FakeKube,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    create = fake_kube._create
+
+    def over_quota(kind: str, obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if kind == "Job":
+            raise Refused(403, "Forbidden", 'jobs "x" is forbidden: exceeded quota: gpus, requested: '
+                                            "requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=8")
+        return create(kind, obj, **kwargs)
+
+    monkeypatch.setattr(fake_kube, "_create", over_quota)
+    job_id = submitted(client, tenant)
+    reconcile(kube, settings())
+    job = get_job(client, tenant, job_id)
+    assert job["status"] == "failed" and "exceeded quota" in job["error"] and "refused" in job["error"], job
