@@ -14,7 +14,7 @@ from rich.markup import escape
 from sanacloud.client.commands import add_user_commands
 
 SERVER_PACKAGES = ("fastapi", "sqlalchemy", "alembic", "celery", "uvicorn")
-SERVER_COMMANDS = ("up", "api", "worker", "beat", "migrate")
+SERVER_COMMANDS = ("up", "api", "worker", "beat", "migrate", "attempt")
 DATABASE_ADMIN_COMMANDS = ("create-tenant", "create-key", "set-pool", "set-quota")
 NEEDS_SERVER = "this needs the server: pip install 'sanacloud[server]'"
 SERVER_PANEL = "Run the platform (needs the server)"

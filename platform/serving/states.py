@@ -78,4 +78,4 @@ def transition_endpoint(endpoint: Endpoint, target: EndpointStatus) -> None:
         raise IllegalTransition("endpoint", endpoint.id, endpoint.status, target)
     endpoint.status, endpoint.updated_at = target, utcnow()
     # A warm endpoint holds at least one replica (a GPU); any other lets go of all of them.
-    endpoint.replicas = max(endpoint.replicas, 1) if target in WARM else 0
+    endpoint.replicas = max(endpoint.replicas or 0, 1) if target in WARM else 0  # None: not flushed yet
