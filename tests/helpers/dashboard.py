@@ -79,7 +79,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     require_build()
     where = tmp_path_factory.mktemp("dashboard-platform")
     data_dir, port = where / "data", free_port()
-    env = {**EMBEDDED_ENV, "HOME": str(where / "home"), "XDG_STATE_HOME": str(where / "state")}
+    # Every checkpoint kept: a page that shows a run's checkpoints must not lose one to pruning between
+    # the test's read and the browser's (a long run's best checkpoint is replaced as it improves).
+    env = {**EMBEDDED_ENV, "HOME": str(where / "home"), "XDG_STATE_HOME": str(where / "state"),
+           "SANACLOUD_KEEP_CHECKPOINTS": "1000"}
     log = where / "up.log"
     with running([SANACLOUD, "up", "--data-dir", str(data_dir), "--port", str(port)], env, log):
         key = re.findall(r"API key: (sk_\S+)", wait_for_banner(log))[0]
