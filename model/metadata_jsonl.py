@@ -1,7 +1,9 @@
 """The Hugging Face imagefolder `metadata.jsonl`: one JSON object per line naming an image and its
-caption. The trainer's image folder (model/data/folder.py) and the platform's upload intake read
-it with this one parser; each joins the names to its own folder and says what it refuses.
-Standard library only, so the API imports it without torch.
+caption (and, after auto-captioning, `"captions"`: every caption of the image with its source and
+CLIP score, `[{"source": "sana-tiny-captioner", "text": "...", "score": 31.2}]`). The trainer's
+image folder (model/data/folder.py) and the platform's upload intake read it with this one parser;
+each joins the names to its own folder and says what it refuses. Standard library only, so the API
+imports it without torch.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from sanacloud.model.captions import ScoredCaption
 
 METADATA_NAME = "metadata.jsonl"
 CAPTION_KEYS = ("text", "caption")  # the first one present wins
@@ -20,6 +25,7 @@ class MetadataLine:
     where: str  # for messages: "<source> line 3"
     file_name: str  # as written: relative to the folder holding the metadata file
     caption: str  # stripped; "" when empty, null or absent
+    scored: tuple[ScoredCaption, ...] = ()  # "captions", in the order written
 
 
 def read_metadata(data: bytes, source: str) -> Iterator[MetadataLine]:
@@ -50,4 +56,18 @@ def _parse_line(line: str, where: str) -> MetadataLine:
         raise ValueError(f'{where}: "{key}" must be a string, not {type(caption).__name__}')
     if caption is not None and "\x00" in caption:
         raise ValueError(f'{where}: "{key}" contains a NUL character')
-    return MetadataLine(where, file_name, (caption or "").strip())
+    return MetadataLine(where, file_name, (caption or "").strip(), _scored(row.get("captions", []), where))
+
+
+def _scored(value: Any, where: str) -> tuple[ScoredCaption, ...]:
+    example = '[{"source": "captioner", "text": "a photo of a cat", "score": 31.2}]'
+    if not isinstance(value, list):
+        raise ValueError(f'{where}: "captions" must be a list like {example}')
+    found = []
+    for item in value:
+        text, source, score = (item.get(k) if isinstance(item, dict) else None for k in ("text", "source", "score"))
+        if not isinstance(text, str) or not isinstance(source, str) or \
+                not (score is None or (isinstance(score, int | float) and not isinstance(score, bool))):
+            raise ValueError(f'{where}: each of "captions" must look like {example}')
+        found.append(ScoredCaption(source, text.strip(), None if score is None else float(score)))
+    return tuple(found)

@@ -8,6 +8,9 @@ Layout (the Hugging Face imagefolder convention):
       cats/002.jpg
       cats/002.txt          sidecar caption, used when no metadata.jsonl line names the image
 
+A metadata line may also carry the image's scored captions (`"captions"`, model/metadata_jsonl.py):
+the platform writes them after auto-captioning, and training picks among them (model/captions.py).
+
 A `metadata.jsonl` may also sit in a sub-folder; its `file_name`s are relative to that folder. The
 caption key is "text" (or "caption"); an image with neither a metadata line nor a sidecar has the
 caption "". Problems that make the set unusable raise ValueError naming the file (and line).
@@ -20,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
+from sanacloud.model.captions import ScoredCaption
 from sanacloud.model.imaging import check_displayable, displayed_size, to_display_rgb
 from sanacloud.model.metadata_jsonl import METADATA_NAME, read_metadata
 from sanacloud.model.sidecar_captions import SIDECAR_SUFFIX, read_sidecar, sidecar_stem
@@ -33,6 +37,7 @@ class ImageRecord:
     caption: str  # stripped; "" when uncaptioned
     width: int  # as displayed (EXIF orientation applied)
     height: int
+    scored: tuple[ScoredCaption, ...] = ()  # every caption with its source and score, when captioned
 
     def relative_to(self, root: Path) -> str:
         return self.path.relative_to(root).as_posix()
@@ -56,7 +61,7 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
             sidecars[sidecar_stem(name)] = path
         else:
             others[name] = path
-    from_metadata = _metadata_captions(root, metadata, others)
+    from_metadata, scored = _metadata_captions(root, metadata, others)
     images = {name: path for name, path in others.items()
               if name in from_metadata or path.suffix.lower() in IMAGE_SUFFIXES}
     if not images:
@@ -69,7 +74,7 @@ def read_image_folder(root: str | Path) -> list[ImageRecord]:
             sidecar = sidecars.get(sidecar_stem(name))
             caption = "" if sidecar is None else _sidecar_caption(sidecar)
         width, height = image_size(path)
-        records.append(ImageRecord(path, caption, width, height))
+        records.append(ImageRecord(path, caption, width, height, scored.get(name, ())))
     return records
 
 
@@ -104,10 +109,13 @@ def _sidecar_caption(path: Path) -> str:
         raise ValueError(f"caption file {str(path)!r}: {exc}") from None
 
 
-def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path]) -> dict[str, str]:
-    """Caption by image name (relative to root) from every metadata.jsonl; one line per image at most.
-    A line may name any of `candidates`: the files that are neither captions nor metadata."""
+def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path]
+                       ) -> tuple[dict[str, str], dict[str, tuple[ScoredCaption, ...]]]:
+    """Caption and scored captions by image name (relative to root) from every metadata.jsonl; one
+    line per image at most. A line may name any of `candidates`: the files that are neither captions
+    nor metadata."""
     captions: dict[str, str] = {}
+    scored: dict[str, tuple[ScoredCaption, ...]] = {}
     sources: dict[str, str] = {}
     for file in files:
         folder = file.parent.relative_to(root).as_posix()
@@ -118,8 +126,8 @@ def _metadata_captions(root: Path, files: list[Path], candidates: dict[str, Path
                                  "is not an image in the folder")
             if image in captions:
                 raise ValueError(f"{line.where} captions {image!r} again (already on {sources[image]})")
-            captions[image], sources[image] = line.caption, line.where
-    return captions
+            captions[image], sources[image], scored[image] = line.caption, line.where, line.scored
+    return captions, scored
 
 
 def _join(folder: str, name: str, where: str) -> str:

@@ -6,13 +6,16 @@
         ...
         checkpoint["data"] = data.state_dict()   # resumes at the batch after the one just used
 
-Randomness per batch (caption dropout, then flips) comes from a generator seeded by (seed, epoch,
-position), so the generator's state is implied by the (epoch, position) the state dict holds: a
-resumed run draws exactly what the uninterrupted run would have.
+An image with several captions (`choices`: its texts with their probabilities, model/captions.py)
+trains on one drawn per step. Randomness per batch (those draws, caption dropout, then flips)
+comes from a generator seeded by (seed, epoch, position), so the generator's state is implied by
+the (epoch, position) the state dict holds: a resumed run draws exactly what the uninterrupted run
+would have.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -31,14 +34,18 @@ class TrainingBatch(NamedTuple):
 
 class TrainingData:
     def __init__(self, records: Sequence[ImageRecord], latents: LatentCache, texts: TextCache, *, batch_size: int,
-                 seed: int, caption_dropout: float = 0.0, flip: bool = False) -> None:
+                 seed: int, caption_dropout: float = 0.0, flip: bool = False,
+                 choices: Sequence[Sequence[tuple[str, float]]] | None = None) -> None:
         if len(latents) != len(records):
             raise ValueError(f"latent cache holds {len(latents)} images but there are {len(records)} records")
         if flip and not latents.flip:
             raise ValueError("flip=True needs a latent cache built with flip=True")
         if not 0.0 <= caption_dropout <= 1.0:
             raise ValueError(f"caption_dropout must be within [0, 1], not {caption_dropout}")
-        missing = [record.caption for record in records if record.caption not in texts]
+        self.choices = [list(c) for c in choices] if choices is not None else [[(r.caption, 1.0)] for r in records]
+        if len(self.choices) != len(records) or not all(self.choices):
+            raise ValueError(f"{len(self.choices)} caption choices for {len(records)} records; give at least one each")
+        missing = [text for options in self.choices for text, _ in options if text not in texts]
         if missing or "" not in texts:
             shown = repr(missing[0]) if missing else "''"
             raise ValueError(f"text cache lacks {max(1, len(missing))} caption(s), e.g. {shown}; rebuild it")
@@ -60,12 +67,20 @@ class TrainingData:
 
     def make(self, planned: PlannedBatch) -> TrainingBatch:
         rng = seeded_rng("training-batch", self.seed, planned.epoch, planned.position)
-        captions = drop_captions([self.records[i].caption for i in planned.indices], self.caption_dropout, rng)
+        captions = drop_captions([self._caption(i, rng) for i in planned.indices], self.caption_dropout, rng)
         flips = [self.flip and rng.random() < 0.5 for _ in planned.indices]
         latents = torch.stack([self.latents.latent(i, flipped) for i, flipped in zip(planned.indices, flips,
                                                                                    strict=True)])
         text_emb, text_mask = self.texts.batch(captions)
         return TrainingBatch(latents, text_emb, text_mask)
+
+    def _caption(self, index: int, rng: random.Random) -> str:
+        """The record's one caption, or one drawn by probability (a draw only when there is a choice,
+        so that a set of single captions trains on the same sequence as before choices existed)."""
+        options = self.choices[index]
+        if len(options) == 1:
+            return options[0][0]
+        return rng.choices([text for text, _ in options], weights=[p for _, p in options])[0]
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed,

@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,9 +21,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from sanacloud.model import flow
+from sanacloud.model.captions import caption_choices
 from sanacloud.model.components import Sana, load
 from sanacloud.model.data.cache import build_latent_cache, build_text_cache
-from sanacloud.model.data.folder import read_image_folder
+from sanacloud.model.data.folder import ImageRecord, read_image_folder
 from sanacloud.model.data.training import TrainingData
 from sanacloud.model.registry import get_spec
 from sanacloud.model.train.ema import Ema
@@ -113,9 +113,10 @@ def _any_rank(requested: bool, world: int, device: torch.device) -> bool:
 
 
 def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int) -> TrainingData:
-    records = [replace(record, caption=spec.caption_for(record.caption)) for record in read_image_folder(spec.data_dir)]
+    records = read_image_folder(spec.data_dir)
     if not records:
         raise ValueError(f"no images in {spec.data_dir}")
+    choices = [_caption_choices(spec, record) for record in records]
     cache_dir = spec.cache_dir or spec.output_dir / "cache"
     key = f"{spec.model}:{_fingerprint(spec.model_path)}"
     scale = float(sana.vae.config.scaling_factor)
@@ -132,10 +133,22 @@ def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int
     # Rank 0 builds the caches; the others wait, then read them.
     with _rank_zero_first(world):
         latents = build_latent_cache(records, resolution, encode_images, cache_dir, flip=spec.flip, key=key)
-        texts = build_text_cache([r.caption for r in records], encode_texts, cache_dir, key=key)
+        texts = build_text_cache([text for options in choices for text, _ in options], encode_texts, cache_dir,
+                                 key=key)
     emit("cache", images=len(latents), captions=len(texts), latents_reused=latents.reused, texts_reused=texts.reused)
     return TrainingData(records, latents, texts, batch_size=spec.batch_size * world, seed=spec.seed,
-                        caption_dropout=spec.caption_dropout, flip=spec.flip)
+                        caption_dropout=spec.caption_dropout, flip=spec.flip, choices=choices)
+
+
+def _caption_choices(spec: TrainSpec, record: ImageRecord) -> list[tuple[str, float]]:
+    """What the image may train on: its caption(s) by the spec's choice, each with the trigger word
+    and, where empty, the instance prompt (texts that become equal are merged)."""
+    merged: dict[str, float] = {}
+    for text, probability in caption_choices(record.caption, record.scored, choice=spec.caption_choice,
+                                             temperature=spec.caption_temperature):
+        caption = spec.caption_for(text)
+        merged[caption] = merged.get(caption, 0.0) + probability
+    return list(merged.items())
 
 
 @contextmanager

@@ -17,6 +17,12 @@ DEFAULT_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_i
 LrScheduler = Literal["constant", "linear", "cosine"]
 Precision = Literal["fp32", "fp16", "bf16"]
 ZeroStage = Literal[2, 3]
+# Which of an image's captions it trains on (its user caption and those captioners wrote, each with
+# a CLIP score): the user's if it has one, else the best-scoring; the best-scoring; or each step's
+# drawn from all of them with a probability rising with the score (model/data/captions.py).
+CaptionChoice = Literal["user_first", "best", "weighted"]
+# NVlabs/Sana's released training configs (`clip_thr_temperature`).
+DEFAULT_CAPTION_TEMPERATURE = 0.1
 
 
 class Strict(BaseModel):
@@ -32,6 +38,19 @@ class LoraSpec(Strict):
 
 class DeepSpeedSpec(Strict):
     zero_stage: ZeroStage = 2
+
+
+class PriorSpec(Strict):
+    """Prior preservation (DreamBooth): class images trained alongside the instance images, so that a
+    LoRA taught "a photo of sks dog" does not forget what any dog looks like."""
+
+    class_prompt: str = Field(min_length=1, description="the caption of every class image")
+    class_data_dir: Path | None = Field(default=None, description="uploaded class images (a folder like data_dir)")
+    num_class_images: int = Field(default=100, ge=1, le=10000,
+                                  description="class images to train with; those class_data_dir lacks are generated "
+                                              "by the base model from class_prompt")
+    loss_weight: float = Field(default=1.0, gt=0, le=100,
+                               description="the class images' loss relative to the instances'")
 
 
 class TrainSpec(Strict):
@@ -60,6 +79,10 @@ class TrainSpec(Strict):
     caption_dropout: float = Field(default=0.1, ge=0, le=1)
     instance_prompt: str | None = Field(default=None, description="the caption of images that have none")
     trigger: str | None = Field(default=None, description="a word put first in every caption that lacks it")
+    caption_choice: CaptionChoice = "user_first"
+    caption_temperature: float = Field(default=DEFAULT_CAPTION_TEMPERATURE, gt=0, le=10,
+                                       description="weighted: P(caption) ~ score^(1/temperature)")
+    prior: PriorSpec | None = None
     flip: bool = False
     mixed_precision: Precision = "fp32"
     gradient_checkpointing: bool = False
