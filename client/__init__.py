@@ -42,6 +42,8 @@ from sanacloud.client.errors import (
 )
 from sanacloud.client.models import (
     BaseModelInfo,
+    Caption,
+    Captioner,
     Checkpoint,
     Dataset,
     DatasetDetail,
@@ -67,9 +69,9 @@ from sanacloud.client.uploads import UploadProgress
 
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AsyncClient", "AsyncPage", "BaseModelInfo",
-    "Checkpoint", "Client", "ConfigurationError", "Conflict", "Dataset", "DatasetDetail", "DatasetFile", "Endpoint",
-    "Generation", "InternalServerError", "InvalidRequest", "InvalidUpload", "Job", "JobEvent", "Key", "KeyCreated",
-    "Member", "Model", "NotFound", "Page", "PayloadTooLarge", "PermissionDenied", "Pool", "Quota", "RateLimited",
-    "Rejected", "SanacloudError", "ServiceUnavailable", "Tenant", "Unauthorized", "UnreadableResponse",
-    "UploadProgress", "UploadReport", "Usage", "UsageReport", "WaitTimeout",
+    "Caption", "Captioner", "Checkpoint", "Client", "ConfigurationError", "Conflict", "Dataset", "DatasetDetail",
+    "DatasetFile", "Endpoint", "Generation", "InternalServerError", "InvalidRequest", "InvalidUpload", "Job",
+    "JobEvent", "Key", "KeyCreated", "Member", "Model", "NotFound", "Page", "PayloadTooLarge", "PermissionDenied",
+    "Pool", "Quota", "RateLimited", "Rejected", "SanacloudError", "ServiceUnavailable", "Tenant", "Unauthorized",
+    "UnreadableResponse", "UploadProgress", "UploadReport", "Usage", "UsageReport", "WaitTimeout",
 ]

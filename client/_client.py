@@ -18,7 +18,7 @@ from sanacloud.client.resources.admin import Admin
 from sanacloud.client.resources.datasets import Datasets
 from sanacloud.client.resources.endpoints import Endpoints, Generations
 from sanacloud.client.resources.jobs import Jobs
-from sanacloud.client.resources.models import BaseModels, Checkpoints, Models
+from sanacloud.client.resources.models import BaseModels, Captioners, Checkpoints, Models
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 BASE_URL_VARIABLE, API_KEY_VARIABLE = "SANACLOUD_BASE_URL", "SANACLOUD_API_KEY"
@@ -48,6 +48,7 @@ class Root(Resource[D]):
         self.checkpoints = Checkpoints(driver)
         self.models = Models(driver)
         self.base_models = BaseModels(driver)
+        self.captioners = Captioners(driver)
         self.endpoints = Endpoints(driver)
         self.generations = Generations(driver)
         self.usage = UsageResource(driver)

@@ -56,12 +56,33 @@ class DatasetStats(APIModel):
     max_width: int | None
     min_height: int | None
     max_height: int | None
+    auto_captioned: int
+    captions_by_source: dict[str, int]
 
 
 class DatasetDetail(Dataset):
     schema_name = "DatasetDetail"
     stats: DatasetStats
     report: dict[str, Any]
+
+
+class Caption(APIModel):
+    schema_name = "CaptionOut"
+    source: str
+    text: str
+    score: float | None
+    scorer: str | None
+    job_id: str | None
+
+
+class Captioner(APIModel):
+    schema_name = "CaptionerOut"
+    id: str
+    name: str
+    kind: str
+    family: str
+    uri: str
+    created_at: datetime
 
 
 class DatasetFile(APIModel):
@@ -76,6 +97,7 @@ class DatasetFile(APIModel):
     sha256: str
     created_at: datetime
     url: str
+    captions: list[Caption] = []
 
 
 class Rejected(APIModel):

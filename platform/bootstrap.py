@@ -1,4 +1,4 @@
-"""What a fresh installation needs: the shipped base model, and in embedded mode a ready tenant.
+"""What a fresh installation needs: the shipped base model and captioner, and in embedded mode a ready tenant.
 
 Every function here is idempotent: `sanacloud up` and `sanacloud migrate` call them each start.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sanacloud.platform import accounts
+from sanacloud.platform import accounts, captioners
 from sanacloud.platform.db.models import GpuPool, Model, Role, Tenant
 
 BUILTIN_MODELS = {"sana-tiny": ("sana-tiny", "builtin://sana-tiny")}  # name: (family, uri)
@@ -26,6 +26,7 @@ def register_builtin_models(session: Session) -> None:
         exists = select(Model.id).where(Model.name == name, Model.kind == "base", Model.tenant_id.is_(None))
         if session.scalar(exists) is None:
             accounts.register_base_model(session, name=name, family=family, uri=uri)
+    captioners.register_builtin(session)
 
 
 @dataclass(frozen=True)

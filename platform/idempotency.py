@@ -67,6 +67,16 @@ def claim(session: Session, *, tenant_id: str, scope: str, key: str, body_hash: 
     return resource_id
 
 
+def owner(session: Session, *, tenant_id: str, scope: str, key: str, body: Any, resource_id: str,
+          ttl_s: int) -> str:
+    """The id of the resource a request with this key and body stands for: `resource_id` when the
+    key is new (now claimed for it), else the one it created first."""
+    key = validate_key(key)
+    body_hash = request_hash(body)
+    return find(session, tenant_id=tenant_id, scope=scope, key=key, body_hash=body_hash) or claim(
+        session, tenant_id=tenant_id, scope=scope, key=key, body_hash=body_hash, resource_id=resource_id, ttl_s=ttl_s)
+
+
 def purge_expired(session: Session) -> int:
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < utcnow()))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(default=900.0, gt=0, description="a generation not finished by then fails")
     inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
+    default_captioner: str = Field(default="sana-tiny-captioner",
+                                   description="the captioner a captioning job uses when it names none")
+    default_scorer: str = Field(default="sana-tiny-scorer",
+                                description="the CLIP scorer a captioning job uses when it names none")
 
     # Where attempts and inference run (platform/cluster/executor.py): "local", as processes of
     # this machine's worker; "kubernetes", as Jobs and Deployments the executor keeps in the cluster.

@@ -86,3 +86,16 @@ def admin_base_models_import(body: schemas.BaseModelImport, session: SessionDep,
 @catalog_router.get("/base-models")
 def base_models_list(session: SessionDep, _: PrincipalDep) -> list[schemas.BaseModelOut]:
     return service.list_base_models(session)
+
+
+@router.post("/captioners", status_code=201, responses=problems(409))
+def admin_captioners_import(body: schemas.CaptionerImport, session: SessionDep,
+                            admin: AdminDep) -> schemas.CaptionerOut:
+    """Register a captioner (an image-to-text model) or a CLIP scorer, for captioning jobs."""
+    return service.import_captioner(session, actor=admin, body=body)
+
+
+@catalog_router.get("/captioners")
+def captioners_list(session: SessionDep, _: PrincipalDep) -> list[schemas.CaptionerOut]:
+    """The captioners and scorers a captioning job may name."""
+    return service.list_captioners(session)

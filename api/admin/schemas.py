@@ -111,6 +111,24 @@ class BaseModelOut(ResponseModel):
     created_at: datetime
 
 
+class CaptionerOut(ResponseModel):
+    id: str
+    name: str
+    kind: Literal["captioner", "scorer"]
+    family: str
+    uri: str
+    created_at: datetime
+
+
+class CaptionerImport(RequestModel):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.\-]{0,99}$")]
+    kind: Literal["captioner", "scorer"]
+    family: Literal["transformers"] = "transformers"
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        description="where the transformers model folder is (an image-to-text model for a captioner, CLIP for a "
+                    "scorer): a local path on the workers, or s3://bucket/prefix; nothing is downloaded from a hub")
+
+
 class AdminJobOut(JobOut):
     tenant_id: str
     tenant: str = Field(description="the tenant's name")

@@ -9,7 +9,7 @@ from sanacloud.api.admin import schemas
 from sanacloud.api.authentication import Principal
 from sanacloud.api.jobs.service import job_out
 from sanacloud.api.pagination import PageParams, paginate
-from sanacloud.platform import accounts, audit
+from sanacloud.platform import accounts, audit, captioners
 from sanacloud.platform.catalog import FAMILIES
 from sanacloud.platform.db.models import ApiKey, GpuPool, Job, Model, Quota, Role, Tenant
 from sanacloud.platform.errors import InvalidInput
@@ -104,3 +104,14 @@ def import_base_model(session: Session, *, actor: Principal, body: schemas.BaseM
     audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="base_model.import", target_type="model",
                  target_id=model.id, details=body.model_dump())
     return base_model_out(model)
+
+
+def list_captioners(session: Session) -> list[schemas.CaptionerOut]:
+    return [schemas.CaptionerOut.model_validate(m) for m in captioners.listed(session)]
+
+
+def import_captioner(session: Session, *, actor: Principal, body: schemas.CaptionerImport) -> schemas.CaptionerOut:
+    model = captioners.register(session, name=body.name, kind=body.kind, family=body.family, uri=body.uri)
+    audit.record(session, actor_key_id=actor.key_id, tenant_id=None, action="captioner.import", target_type="model",
+                 target_id=model.id, details=body.model_dump())
+    return schemas.CaptionerOut.model_validate(model)

@@ -4,18 +4,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from sanacloud.api.datasets import schemas, service
+from sanacloud.api.datasets import captioning, schemas, service
 from sanacloud.api.datasets.multipart import read_form
 from sanacloud.api.deps import SessionDep, SettingsDep, StoreDep, TenantDep
 from sanacloud.api.errors import AUTHENTICATED, problems
+from sanacloud.api.jobs.schemas import JobOut
+from sanacloud.api.jobs.service import job_out
 from sanacloud.api.pagination import PageDep, to_page
 from sanacloud.api.schemas import Page
 from sanacloud.platform import scratch
+from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.datasets.upload import IncomingFile
 from sanacloud.platform.errors import DomainError, InvalidInput, PayloadTooLarge
 from sanacloud.platform.settings import get_settings
@@ -107,13 +110,15 @@ def _incoming(part: UploadFile | str) -> IncomingFile:
 def datasets_list_files(dataset_id: str, session: SessionDep, store: StoreDep, settings: SettingsDep, actor: TenantDep,
                         page: PageDep) -> Page[schemas.DatasetFileOut]:
     rows, cursor = service.list_files(session, actor=actor, dataset_id=dataset_id, params=page)
+    written = auto_captions.by_file(session, [row.id for row in rows])
     items = [schemas.DatasetFileOut.model_validate(
-        {**_columns(row), "url": store.presigned_get_url(row.object_key, settings.presign_ttl_s)}) for row in rows]
+        {**_columns(row), "url": store.presigned_get_url(row.object_key, settings.presign_ttl_s),
+         "captions": [schemas.CaptionOut.model_validate(c) for c in written.get(row.id, [])]}) for row in rows]
     return Page[schemas.DatasetFileOut](items=items, next_cursor=cursor)
 
 
 def _columns(row: object) -> dict[str, object]:
-    return {c: getattr(row, c) for c in schemas.DatasetFileOut.model_fields if c != "url"}
+    return {c: getattr(row, c) for c in schemas.DatasetFileOut.model_fields if c not in ("url", "captions")}
 
 
 @router.delete("/{dataset_id}/files/{file_id}", status_code=204)
@@ -121,3 +126,22 @@ def datasets_delete_file(dataset_id: str, file_id: str, session: SessionDep, sto
                          actor: TenantDep) -> Response:
     service.delete_file(session, store, actor=actor, dataset_id=dataset_id, file_id=file_id)
     return Response(status_code=204)
+
+
+@router.post("/{dataset_id}/captions", status_code=201, responses={
+    200: {"model": JobOut, "description": "an Idempotency-Key replay: the job it created"}, **problems(404)})
+def datasets_caption(
+    dataset_id: str, body: schemas.CaptioningCreate, response: Response, session: SessionDep, settings: SettingsDep,
+    actor: TenantDep,
+    idempotency_key: Annotated[str | None, Header(description="retry-safe submission: the same key and body "
+                                                              "return the job first created")] = None,
+) -> JobOut:
+    """Caption every image with each captioner and score each caption (yours too), as a job on the
+    pool's GPUs: its events show progress; the captions appear in the dataset's files and report."""
+    job, created = captioning.start(session, settings, actor=actor, dataset_id=dataset_id, body=body,
+                                    idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job_out(session, job)

@@ -12,11 +12,12 @@ from sanacloud.api.datasets import schemas
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import scratch, tenant_caps
+from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.datasets.intake import IntakeResult, read_upload
 from sanacloud.platform.datasets.upload import IncomingFile, IntakeLimits
 from sanacloud.platform.db.base import new_id, utcnow
 from sanacloud.platform.db.hooks import on_commit, on_rollback
-from sanacloud.platform.db.models import Dataset, DatasetFile, Job
+from sanacloud.platform.db.models import Dataset, DatasetCaption, DatasetFile, Job
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
 from sanacloud.platform.jobs.status import TERMINAL
@@ -71,8 +72,14 @@ def stats(session: Session, *, dataset: Dataset) -> schemas.DatasetStats:
         func.min(DatasetFile.height), func.max(DatasetFile.height),
     ).where(in_dataset)).one()
     formats = session.execute(select(DatasetFile.format, func.count()).where(in_dataset).group_by(DatasetFile.format))
+    by_source = session.execute(select(DatasetCaption.source, func.count()).where(
+        DatasetCaption.dataset_id == dataset.id).group_by(DatasetCaption.source)).all()
+    auto = session.scalar(select(func.count(func.distinct(DatasetCaption.file_id))).where(
+        DatasetCaption.dataset_id == dataset.id, DatasetCaption.source != auto_captions.USER))
     return schemas.DatasetStats(captioned=row[0], uncaptioned=row[1], min_width=row[2], max_width=row[3],
-                                min_height=row[4], max_height=row[5], formats={fmt: count for fmt, count in formats})
+                                min_height=row[4], max_height=row[5], formats={fmt: count for fmt, count in formats},
+                                auto_captioned=auto or 0,
+                                captions_by_source={source: count for source, count in by_source})
 
 
 def limits(settings: Settings) -> IntakeLimits:

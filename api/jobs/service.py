@@ -11,6 +11,7 @@ from sanacloud.api.jobs.schemas import FullJobCreate, JobOut, LoraJobCreate
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, idempotency, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
+from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.base import new_id
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import get_owned
@@ -43,12 +44,8 @@ def create(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate |
     """Submit a job. Returns (job, created); created is False when an Idempotency-Key replays."""
     job_id = new_id("job")
     if idempotency_key is not None:
-        key = idempotency.validate_key(idempotency_key)
-        body_hash = idempotency.request_hash(request.model_dump(mode="json"))
-        owner = idempotency.find(session, tenant_id=actor.tenant_id, scope=IDEMPOTENCY_SCOPE, key=key,
-                                 body_hash=body_hash) or idempotency.claim(
-            session, tenant_id=actor.tenant_id, scope=IDEMPOTENCY_SCOPE, key=key, body_hash=body_hash,
-            resource_id=job_id, ttl_s=ttl_s)
+        owner = idempotency.owner(session, tenant_id=actor.tenant_id, scope=IDEMPOTENCY_SCOPE, key=idempotency_key,
+                                  body=request.model_dump(mode="json"), resource_id=job_id, ttl_s=ttl_s)
         if owner != job_id:
             return get(session, actor=actor, job_id=owner), False
     return _submit(session, actor=actor, request=request, job_id=job_id), True
@@ -63,11 +60,12 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     gpus = request.gpus or (family.gpus_full if isinstance(request, FullJobCreate) else 1)
     never = room.never_fits(session, tenant_id=actor.tenant_id, pool=pool, gpus=gpus)
     if never is not None:
-        raise InvalidInput(_too_large(never, pool, gpus))
-    captions = session.scalars(select(DatasetFile.caption).where(DatasetFile.dataset_id == dataset.id)
-                               .order_by(DatasetFile.name).limit(CAPTIONS_SAMPLED)).all()
-    resolved = hyperparameters.resolve(request, family, image_count=dataset.file_count, captions=list(captions),
-                                       on_cpu=pool.gpu_type == "cpu")
+        raise InvalidInput(too_large(never, pool, gpus))
+    prior = request.hyperparameters.prior
+    if prior is not None and prior.class_dataset_id is not None:
+        _dataset(session, actor, prior.class_dataset_id)
+    resolved = hyperparameters.resolve(request, family, image_count=dataset.file_count,
+                                       captions=_sample_captions(session, dataset), on_cpu=pool.gpu_type == "cpu")
     job = Job(id=job_id, tenant_id=actor.tenant_id, name=request.name or f"{request.type}-{dataset.name}"[:100],
               type=request.type, status=JobStatus.VALIDATING, dataset_id=dataset.id, base_model_id=base.id,
               pool_id=pool.id, gpus=gpus, priority=request.priority, requested=request.model_dump(mode="json"),
@@ -77,6 +75,15 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     transition(session, job, JobStatus.QUEUED, reason="validated")
     schedule_pool(session, pool.id)
     return job
+
+
+def _sample_captions(session: Session, dataset: Dataset) -> list[str]:
+    """Some of the dataset's captions (for the default validation prompts): each image's own, else
+    the best a captioning job wrote for it."""
+    files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset.id)
+                            .order_by(DatasetFile.name).limit(CAPTIONS_SAMPLED)).all()
+    written = auto_captions.by_file(session, [f.id for f in files])
+    return [f.caption or auto_captions.best_text(written.get(f.id, [])) for f in files]
 
 
 def _dataset(session: Session, actor: TenantPrincipal, dataset_id: str) -> Dataset:
@@ -97,7 +104,7 @@ def _base_model(session: Session, name_or_id: str) -> Model:
     return model
 
 
-def _too_large(never: room.NoRoom, pool: GpuPool, gpus: int) -> str:
+def too_large(never: room.NoRoom, pool: GpuPool, gpus: int) -> str:
     if never.kind is WaitKind.LARGER_THAN_POOL:
         return f"the job needs {gpus} GPUs but pool {pool.name!r} has only {never.limit}"
     return (f"the job needs {gpus} GPUs but your quota on pool {pool.name!r} allows at most {never.limit} "

@@ -1,5 +1,5 @@
 """`sanacloud datasets ...`: create, upload a folder or zip (with progress, then the validation report), list,
-show, delete."""
+show, caption automatically, delete."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from sanacloud.client.commands.output import counted, human_bytes
 from sanacloud.client.commands.session import USAGE_ERROR, Cli, Limit, api_command, first, report_refusal
 from sanacloud.client.commands.upload_progress import upload_progress
+from sanacloud.client.commands.watch import watch_job
 from sanacloud.client.errors import InvalidRequest, InvalidUpload
 from sanacloud.client.models import Dataset, DatasetDetail, UploadReport
 from sanacloud.client.uploads import collect_files
@@ -111,6 +112,10 @@ def show(cli: Cli, dataset_id: DatasetId,
         cli.out.table(("FILE", "ID", "SIZE", "PIXELS", "CAPTION"),
                       [(each.name, each.id, human_bytes(each.size_bytes), f"{each.width}x{each.height}", each.caption)
                        for each in listed])
+        written = [(each.name, c.source, c.text, "-" if c.score is None else f"{c.score:.1f}")
+                   for each in listed for c in each.captions]
+        if written:
+            cli.out.table(("FILE", "SOURCE", "CAPTION", "SCORE"), written)
 
 
 def show_dataset(cli: Cli, dataset: DatasetDetail) -> None:
@@ -120,6 +125,8 @@ def show_dataset(cli: Cli, dataset: DatasetDetail) -> None:
     cli.out.fields([("id", dataset.id), ("name", dataset.name), ("description", dataset.description),
                     ("files", dataset.file_count), ("size", human_bytes(dataset.total_bytes)),
                     ("captioned", f"{stats.captioned} ({stats.uncaptioned} without a caption)"),
+                    ("auto-captioned", ", ".join(f"{source} {count}" for source, count in
+                                                 stats.captions_by_source.items()) or None),
                     ("formats", ", ".join(f"{kind} {count}" for kind, count in stats.formats.items())),
                     ("pixels", sizes), ("created", dataset.created_at), ("updated", dataset.updated_at)])
     uploads = dataset.report.get("uploads")
@@ -127,6 +134,24 @@ def show_dataset(cli: Cli, dataset: DatasetDetail) -> None:
         cli.out.table(("UPLOAD", "ACCEPTED", "REJECTED", "WARNINGS"),
                       [(each.get("at"), each.get("accepted"), each.get("rejected_count"), each.get("warnings"))
                        for each in uploads if isinstance(each, dict)])
+
+
+@app.command()
+@api_command
+def caption(cli: Cli, dataset_id: DatasetId,
+            captioner: Annotated[list[str] | None, typer.Option(
+                help="a registered captioner (repeat for several; `sanacloud models captioners`); "
+                     "default: the platform's")] = None,
+            scorer: Annotated[str | None, typer.Option(help="the CLIP scorer; default: the platform's")] = None,
+            no_score: Annotated[bool, typer.Option("--no-score", help="do not score the captions")] = False,
+            watch: Annotated[bool, typer.Option(help="follow the job to its end")] = False) -> None:
+    """Caption every image automatically (a job on the pool's GPUs); then train with --caption-choice."""
+    if scorer and no_score:
+        raise cli.fail("give --scorer or --no-score, not both", USAGE_ERROR)
+    job = cli.client.datasets.caption(dataset_id, captioners=captioner, scorer=scorer, score=not no_score)
+    cli.out.said(job, f"captioning job {job.id}: {job.status} (`sanacloud jobs watch {job.id}` follows it)")
+    if watch:
+        watch_job(cli, job.id)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -69,6 +69,19 @@ def create(
     instance_prompt: Annotated[str | None, typer.Option(
         help="the caption of every image that has none, e.g. 'a photo of my dog'")] = None,
     trigger: Annotated[str | None, typer.Option(help="a word put first in every caption, to prompt with")] = None,
+    caption_choice: Annotated[Literal["user_first", "best", "weighted"] | None, typer.Option(
+        help="after `sanacloud datasets caption`: your caption else the best-scoring (user_first, the default), "
+             "the best-scoring, or drawn each step by score (weighted)")] = None,
+    caption_temperature: Annotated[float | None, typer.Option(
+        help="weighted: small favours the best caption, large draws evenly (default 0.1)")] = None,
+    class_prompt: Annotated[str | None, typer.Option(
+        help="prior preservation: train class images captioned so alongside yours, e.g. 'a photo of a dog'")] = None,
+    class_dataset: Annotated[str | None, typer.Option(
+        help="prior preservation: your dataset of class images (those missing are generated)")] = None,
+    num_class_images: Annotated[int | None, typer.Option(help="prior preservation: class images (default 100)")
+                                ] = None,
+    prior_loss_weight: Annotated[float | None, typer.Option(
+        help="prior preservation: the class images' loss relative to yours (default 1)")] = None,
     rank: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
     alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default: the rank)")] = None,
     zero_stage: Annotated[int | None, typer.Option(help="DeepSpeed ZeRO stage for full training (2 or 3)")] = None,
@@ -84,7 +97,8 @@ def create(
                     "resolution": resolution, "seed": seed, "checkpoint_interval": checkpoint_interval,
                     "lr_scheduler": lr_scheduler, "warmup_steps": warmup_steps,
                     "validation_prompts": validation_prompt or None, "instance_prompt": instance_prompt,
-                    "trigger": trigger},
+                    "trigger": trigger, "caption_choice": caption_choice, "caption_temperature": caption_temperature,
+                    "prior": prior_preservation(class_prompt, class_dataset, num_class_images, prior_loss_weight)},
             "lora": {"rank": rank, "alpha": alpha}, "deepspeed": {"zero_stage": zero_stage}})
     except SpecProblem as problem:
         raise cli.fail(str(problem), USAGE_ERROR) from None
@@ -94,6 +108,14 @@ def create(
         raise cli.fail(f"give {' and '.join(missing)} (or put them in --spec)", USAGE_ERROR)
     job = cli.client.jobs.create(**body, idempotency_key=idempotency_key)
     show_job(cli, job)
+
+
+def prior_preservation(class_prompt: str | None, class_dataset: str | None, count: int | None,
+                       weight: float | None) -> dict[str, Any] | None:
+    """The hyperparameters' `prior` from the flags; None when none was given (a --spec's stands)."""
+    fields = {"class_prompt": class_prompt, "class_dataset_id": class_dataset, "num_class_images": count,
+              "loss_weight": weight}
+    return {k: v for k, v in fields.items() if v is not None} or None
 
 
 @app.command("list")

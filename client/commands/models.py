@@ -1,4 +1,4 @@
-"""`sanacloud models ...`: your fine-tuned models, and the base models to fine-tune or serve."""
+"""`sanacloud models ...`: your fine-tuned models, the base models to fine-tune or serve, and the captioners."""
 
 from __future__ import annotations
 
@@ -54,3 +54,11 @@ def base(cli: Cli) -> None:
     found = cli.client.base_models.list()
     cli.out.objects(found, ("NAME", "FAMILY", "STATUS", "NATIVE", "RESOLUTIONS"),
                     [(b.name, b.family, b.status, b.native_resolution, b.resolutions) for b in found])
+
+
+@app.command()
+@api_command
+def captioners(cli: Cli) -> None:
+    """The captioners and CLIP scorers `sanacloud datasets caption` may use."""
+    found = cli.client.captioners.list()
+    cli.out.objects(found, ("NAME", "KIND", "FAMILY", "URI"), [(c.name, c.kind, c.family, c.uri) for c in found])

@@ -6,7 +6,17 @@ from datetime import datetime
 
 from sanacloud.client._call import Call, parse_as, parse_list, without_none
 from sanacloud.client._resource import D, Resource, operation, paged
-from sanacloud.client.models import AdminJob, BaseModelInfo, KeyCreated, Pool, Quota, Tenant, UsageReport, UsageSeries
+from sanacloud.client.models import (
+    AdminJob,
+    BaseModelInfo,
+    Captioner,
+    KeyCreated,
+    Pool,
+    Quota,
+    Tenant,
+    UsageReport,
+    UsageSeries,
+)
 from sanacloud.client.pagination import PageCall, parse_page
 from sanacloud.client.resources.account import moment
 
@@ -71,6 +81,14 @@ class AdminBaseModels(Resource[D]):
                                                                                 "uri": uri})
 
 
+class AdminCaptioners(Resource[D]):
+    @operation("admin-captioners-import")
+    def import_model(self, *, name: str, kind: str, uri: str) -> Call[Captioner]:
+        """Registers a captioner (kind "captioner": a transformers image-to-text folder) or a CLIP scorer
+        (kind "scorer") at `uri`: a path on the workers or s3://bucket/prefix."""
+        return Call("admin-captioners-import", parse_as(Captioner), json={"name": name, "kind": kind, "uri": uri})
+
+
 class AdminUsage(Resource[D]):
     @operation("admin-usage-report")
     def retrieve(self, *, since: datetime | str | None = None, until: datetime | str | None = None,
@@ -103,5 +121,6 @@ class Admin(Resource[D]):
         self.quotas = Quotas(driver)
         self.pools = Pools(driver)
         self.base_models = AdminBaseModels(driver)
+        self.captioners = AdminCaptioners(driver)
         self.usage = AdminUsage(driver)
         self.jobs = AdminJobs(driver)

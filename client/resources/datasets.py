@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sanacloud.client._call import Call, parse_as, parse_nothing, without_none
 from sanacloud.client._resource import D, Resource, operation, paged
-from sanacloud.client.models import Dataset, DatasetDetail, DatasetFile, UploadReport
+from sanacloud.client.models import Dataset, DatasetDetail, DatasetFile, Job, UploadReport
 from sanacloud.client.pagination import PageCall, parse_page
 from sanacloud.client.uploads import ProgressCallback, collect_files, multipart_body
 
@@ -55,3 +57,19 @@ class Datasets(Resource[D]):
         return Call("datasets-upload-files", parse_as(UploadReport), path={"dataset_id": dataset_id},
                     params=without_none(on_invalid=on_invalid), body=lambda: multipart_body(files, progress),
                     read_timeout=max(UPLOAD_ANSWER_S, self._driver.config.timeout))
+
+    @operation("datasets-caption")
+    def caption(self, dataset_id: str, *, captioners: Sequence[str] | None = None, scorer: str | None = None,
+                score: bool = True, name: str | None = None, pool: str | None = None, priority: int | None = None,
+                idempotency_key: str | None = None) -> Call[Job]:
+        """Starts a captioning job: each captioner (default: the platform's) captions every image, and
+        the scorer (default: the platform's; none with score=False) scores every caption, yours too."""
+        body: dict[str, Any] = without_none(captioners=list(captioners) if captioners else None, name=name,
+                                            pool=pool, priority=priority)
+        if not score:
+            body["scorer"] = None
+        elif scorer is not None:
+            body["scorer"] = scorer
+        key = idempotency_key if idempotency_key is not None else f"sdk-{uuid.uuid4()}"
+        return Call("datasets-caption", parse_as(Job), path={"dataset_id": dataset_id}, json=body,
+                    headers={"Idempotency-Key": key})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sanacloud.client._call import Call, parse_as, parse_list, parse_nothing, without_none
 from sanacloud.client._resource import D, Resource, operation, paged
-from sanacloud.client.models import BaseModelInfo, CheckpointFile, Model
+from sanacloud.client.models import BaseModelInfo, Captioner, CheckpointFile, Model
 from sanacloud.client.pagination import PageCall, parse_page
 
 
@@ -31,6 +31,13 @@ class Models(Resource[D]):
     @operation("models-delete")
     def delete(self, model_id: str) -> Call[None]:
         return Call("models-delete", parse_nothing, path={"model_id": model_id})
+
+
+class Captioners(Resource[D]):
+    @operation("captioners-list")
+    def list(self) -> Call[list[Captioner]]:
+        """The captioners and scorers a captioning job may name."""
+        return Call("captioners-list", parse_list(Captioner))
 
 
 class BaseModels(Resource[D]):

@@ -67,12 +67,19 @@ class TrainingData:
 
     def make(self, planned: PlannedBatch) -> TrainingBatch:
         rng = seeded_rng("training-batch", self.seed, planned.epoch, planned.position)
-        captions = drop_captions([self._caption(i, rng) for i in planned.indices], self.caption_dropout, rng)
+        captions = self._captions(planned, rng)
         flips = [self.flip and rng.random() < 0.5 for _ in planned.indices]
         latents = torch.stack([self.latents.latent(i, flipped) for i, flipped in zip(planned.indices, flips,
                                                                                    strict=True)])
         text_emb, text_mask = self.texts.batch(captions)
         return TrainingBatch(latents, text_emb, text_mask)
+
+    def captions_of(self, planned: PlannedBatch) -> list[str]:
+        """The captions batch `planned` trains on (drawn, then dropped out), as `make` draws them."""
+        return self._captions(planned, seeded_rng("training-batch", self.seed, planned.epoch, planned.position))
+
+    def _captions(self, planned: PlannedBatch, rng: random.Random) -> list[str]:
+        return drop_captions([self._caption(i, rng) for i in planned.indices], self.caption_dropout, rng)
 
     def _caption(self, index: int, rng: random.Random) -> str:
         """The record's one caption, or one drawn by probability (a draw only when there is a choice,

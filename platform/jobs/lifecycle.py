@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import locked
@@ -32,6 +33,8 @@ class DatasetImage:
     object_key: str
     caption: str
     sha256: str
+    # Every caption a captioning job wrote (and the user's, once scored): (source, text, score).
+    scored: tuple[tuple[str, str, float | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class RunContext:
     hyperparameters: dict[str, Any]
     dataset_id: str
     images: tuple[DatasetImage, ...]
+    class_images: tuple[DatasetImage, ...]  # prior preservation's uploaded class images, if any
     base_model_id: str
     base_family: str
     base_uri: str
@@ -115,14 +119,21 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
     base = session.get_one(Model, job.base_model_id)
     pool = session.get_one(GpuPool, job.pool_id)
     files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset.id)
-                            .order_by(DatasetFile.name))
+                            .order_by(DatasetFile.name)).all()
+    scored = auto_captions.by_file(session, [f.id for f in files])
+    prior = job.hyperparameters.get("prior") or {}
+    class_files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == prior["class_dataset_id"],
+                                                            DatasetFile.tenant_id == job.tenant_id)
+                                  .order_by(DatasetFile.name)).all() if prior.get("class_dataset_id") else []
     newest = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id)
                             .order_by(Checkpoint.step.desc()).limit(1))
     job.step = newest.step if newest else 0  # where this attempt starts
     return RunContext(
         job_id=job.id, attempt=attempt, tenant_id=job.tenant_id, type=job.type, gpus=job.gpus,
         gpu_type=pool.gpu_type, hyperparameters=dict(job.hyperparameters), dataset_id=dataset.id,
-        images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256) for f in files),
+        images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256,
+                                  tuple((c.source, c.text, c.score) for c in scored.get(f.id, ()))) for f in files),
+        class_images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256) for f in class_files),
         base_model_id=base.id, base_family=base.family, base_uri=base.uri,
         resume_from=(newest.step, newest.object_prefix) if newest else None)
 

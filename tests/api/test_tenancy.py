@@ -85,6 +85,7 @@ def requests(victim: Victim) -> dict[Route, dict[str, Any]]:
         ("POST", "/v1/keys"): {"json": {"name": "stolen", "member_id": ids["member_id"]}},
         ("PATCH", "/v1/datasets/{dataset_id}"): {"json": {"name": "stolen"}},
         ("POST", "/v1/datasets/{dataset_id}/files"): {"files": [("files", ("x.png", png()))]},
+        ("POST", "/v1/datasets/{dataset_id}/captions"): {"json": {}},
         ("PATCH", "/v1/members/{member_id}"): {"json": {"role": "tenant_admin"}},
         ("POST", "/v1/checkpoints/{checkpoint_id}/promote"): {"json": {"name": "stolen"}},
         ("PATCH", "/v1/endpoints/{endpoint_id}"): {"json": {"name": "stolen"}},

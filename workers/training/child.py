@@ -57,11 +57,12 @@ class TrainerProcess:
 
     @classmethod
     def for_spec(cls, spec_path: Path, *, processes: int, stderr_path: Path, stop_grace_s: float,
-                 rendezvous: Rendezvous | None = None) -> TrainerProcess:
-        """The trainer on `spec_path`, under torchrun when it takes several processes (`processes` on
-        this node; with a rendezvous, as one node of several)."""
+                 rendezvous: Rendezvous | None = None, module: str = "sanacloud.model.train") -> TrainerProcess:
+        """The trainer (or another child that speaks its events, e.g. the captioner) on `spec_path`,
+        under torchrun when it takes several processes (`processes` on this node; with a rendezvous,
+        as one node of several)."""
         launcher = launcher_argv(processes, rendezvous, stop_grace_s=stop_grace_s)
-        return cls([*launcher, "-m", "sanacloud.model.train", "--spec", str(spec_path)], stderr_path=stderr_path)
+        return cls([*launcher, "-m", module, "--spec", str(spec_path)], stderr_path=stderr_path)
 
     def running(self) -> bool:
         return self.process.poll() is None

@@ -1,4 +1,5 @@
-"""One training attempt on this worker: prepare, run the trainer, relay what it does, finish.
+"""One training attempt on this worker: prepare, run the trainer, relay what it does, finish. A
+captioning job's attempt is the same with the captioner as the child (captioning.py).
 
 While the trainer runs, its events go into `job_events` (in batches, about once a second) and
 each checkpoint is uploaded and recorded as it appears. From claim to finish, a heartbeat thread
@@ -17,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs import lifecycle
 from sanacloud.platform.jobs.lifecycle import Outcome, RunContext, Signal
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
+from sanacloud.workers.training import captioning
 from sanacloud.workers.training.child import Rendezvous, TrainerProcess
 from sanacloud.workers.training.stopping import AT_ONCE, StopRequest
 from sanacloud.workers.training.trainer_spec import trainer_spec
@@ -40,6 +43,7 @@ class Progress:
     checkpointed_stop: bool = False  # the trainer stopped early on SIGTERM, after a checkpoint
     stop: StopRequest = field(default_factory=StopRequest)
     pending: list[dict[str, Any]] = field(default_factory=list)
+    captions: list[dict[str, Any]] = field(default_factory=list)  # a captioning job's, stored at each flush
 
 
 def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, stop: StopRequest | None = None,
@@ -60,8 +64,9 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, 
         processes = context.gpus if context.type == "full" else 1  # LoRA runs train on one device
         if rendezvous is not None:
             processes //= rendezvous.nodes
+        module = captioning.MODULE if context.type == auto_captions.JOB_TYPE else "sanacloud.model.train"
         trainer = TrainerProcess.for_spec(spec_path, processes=processes, rendezvous=rendezvous,
-                                          stop_grace_s=settings.stop_grace_s,
+                                          stop_grace_s=settings.stop_grace_s, module=module,
                                           stderr_path=workspace.attempt_dir / "trainer.log")
         progress.stop.attach(trainer)
         try:
@@ -92,7 +97,10 @@ def _prepare(context: RunContext, workspace: Workspace, stop: StopRequest) -> Pa
     """The attempt's files and the trainer's spec (its path); TransferAborted once cancelled or lost."""
     workspace.prepare(abort=stop.now)
     spec_path = workspace.attempt_dir / "spec.json"
-    spec_path.write_text(trainer_spec(context, workspace).model_dump_json(indent=2))
+    if context.type == auto_captions.JOB_TYPE:
+        captioning.write_caption_spec(context, workspace, spec_path)
+    else:
+        spec_path.write_text(trainer_spec(context, workspace).model_dump_json(indent=2))
     if stop.now.is_set():  # came during a step that cannot be aborted (e.g. fetching the base model)
         raise TransferAborted("stopped while preparing the run")
     return spec_path
@@ -128,7 +136,7 @@ def supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace
                 flush_events(context, progress)
                 _upload(context, workspace, event, progress)
         now = time.monotonic()
-        if progress.pending and now - last_flush >= FLUSH_EVERY_S:
+        if (progress.pending or progress.captions) and now - last_flush >= FLUSH_EVERY_S:
             flush_events(context, progress)
             last_flush = now
         if progress.stop.signal is Signal.PREEMPT:  # a cancel or loss has killed the trainer already
@@ -137,8 +145,13 @@ def supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace
 
 def _note(progress: Progress, event: dict[str, Any]) -> None:
     kind = event["type"]
+    if kind == "captions":  # a captioning job's result for one image: stored, not an event
+        progress.captions.append(event)
+        return
     if kind == "step":
         progress.step = int(event["step"])
+    elif kind == "progress":
+        progress.step = int(event["done"])
     elif kind == "done":
         progress.done = True
     elif kind == "error":
@@ -172,12 +185,14 @@ def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], pr
 
 
 def flush_events(context: RunContext, progress: Progress) -> None:
-    if not progress.pending or progress.stop.lost:
+    if not (progress.pending or progress.captions) or progress.stop.lost:
         return
     with session_scope() as session:
         current = lifecycle.record_events(session, job_id=context.job_id, attempt=context.attempt,
                                           events=progress.pending)
-    progress.pending = []
+        if current and progress.captions:
+            captioning.record(context, progress.captions, session)
+    progress.pending, progress.captions = [], []
     if not current:
         progress.stop.learn(Signal.LOST)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sanacloud.model.train.spec import TrainSpec
+from sanacloud.model.train.spec import PriorSpec, TrainSpec
 from sanacloud.platform.jobs.lifecycle import RunContext
 from sanacloud.workers.training.workspace import Workspace
 
@@ -13,9 +13,18 @@ LOCAL_CHECKPOINTS = 2
 
 def trainer_spec(context: RunContext, workspace: Workspace) -> TrainSpec:
     """Every resolved hyperparameter (api/jobs/hyperparameters.py) is a TrainSpec field of the same
-    name; the worker adds its paths and how often to log."""
-    hp = context.hyperparameters
+    name (prior preservation's class dataset becomes the folder it was downloaded to); the worker adds
+    its paths and how often to log."""
+    hp = dict(context.hyperparameters)
+    prior = hp.pop("prior", None)
     return TrainSpec(
-        **hp, model=context.base_family, model_path=workspace.base_model_path(), data_dir=workspace.data_dir,
+        **hp, prior=_prior(prior, workspace) if prior else None, model=context.base_family,
+        model_path=workspace.base_model_path(), data_dir=workspace.data_dir,
         output_dir=workspace.output_dir, cache_dir=workspace.cache_dir, type=context.type,
         keep_checkpoints=LOCAL_CHECKPOINTS, log_every=max(1, int(hp["steps"]) // MAX_STEP_EVENTS))
+
+
+def _prior(prior: dict[str, object], workspace: Workspace) -> PriorSpec:
+    fields = {k: v for k, v in prior.items() if k != "class_dataset_id"}
+    uploaded = workspace.class_data_dir if workspace.class_data_dir.is_dir() else None
+    return PriorSpec.model_validate({**fields, "class_data_dir": uploaded})

@@ -1,6 +1,7 @@
 """A training attempt's files on the worker, and their way to and from object storage.
 
     <work>/jobs/<job>/attempt-<n>/data/       the dataset: images + metadata.jsonl
+    <work>/jobs/<job>/attempt-<n>/class-data/ prior preservation's uploaded class images, if any
     <work>/jobs/<job>/attempt-<n>/out/        the trainer's output_dir (checkpoints land here)
     <work>/cache/<dataset>/<base model>/      latents and text embeddings, shared by attempts and jobs
     <work>/models/<base model>/               a base model fetched from object storage (model_files.py)
@@ -43,6 +44,7 @@ class Workspace:
         self.root = root
         self.attempt_dir = attempt_dir(root, context.job_id, context.attempt)
         self.data_dir = self.attempt_dir / "data"
+        self.class_data_dir = self.attempt_dir / "class-data"
         self.output_dir = self.attempt_dir / "out"
         self.cache_dir = root / "cache" / context.dataset_id / context.base_model_id
 
@@ -55,12 +57,18 @@ class Workspace:
         self.output_dir.mkdir()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         download_dataset(self.store, self.context.images, self.data_dir, abort)
+        if self.context.class_images:
+            self.class_data_dir.mkdir()
+            download_dataset(self.store, self.context.class_images, self.class_data_dir, abort)
         if self.context.resume_from is not None:
             step, prefix = self.context.resume_from
             download_prefix(self.store, prefix, checkpoints.folder_for(self.output_dir, step))
 
     def base_model_path(self) -> Path:
-        return model_folder(self.context.base_uri, self.context.base_model_id, self.store, self.root)
+        return self.model_path(self.context.base_uri, self.context.base_model_id)
+
+    def model_path(self, uri: str, model_id: str) -> Path:
+        return model_folder(uri, model_id, self.store, self.root)
 
     def checkpoint_prefix(self, step: int) -> str:
         return keys.checkpoint_prefix(self.context.tenant_id, self.context.job_id, step)
@@ -106,7 +114,8 @@ class AbortableFile(io.FileIO):
 
 def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folder: Path,
                      abort: threading.Event) -> None:
-    """Write every image and a metadata.jsonl (file_name, text); each image's SHA-256 is checked.
+    """Write every image and a metadata.jsonl (file_name, text, and the scored captions where a
+    captioning job wrote some); each image's SHA-256 is checked.
 
     Raises TransferAborted within one chunk once `abort` is set."""
     lines = []
@@ -122,5 +131,9 @@ def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folde
                 handle.write(chunk)
         if digest.hexdigest() != image.sha256:
             raise CorruptObject(f"dataset image {image.name!r} changed in storage (SHA-256 mismatch)")
-        lines.append(json.dumps({"file_name": image.name, "text": image.caption}))
+        line: dict[str, object] = {"file_name": image.name, "text": image.caption}
+        if image.scored:
+            line["captions"] = [{"source": source, "text": text, "score": score}
+                                for source, text, score in image.scored]
+        lines.append(json.dumps(line))
     (folder / "metadata.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -2,13 +2,13 @@
 
 from sanacloud.platform.db.base import Base
 from sanacloud.platform.db.models.compute import GpuPool, Quota, UsageRecord
-from sanacloud.platform.db.models.datasets import Dataset, DatasetFile
+from sanacloud.platform.db.models.datasets import Dataset, DatasetCaption, DatasetFile
 from sanacloud.platform.db.models.jobs import Checkpoint, IdempotencyKey, Job, JobEvent
 from sanacloud.platform.db.models.serving import Endpoint, Generation, Model
 from sanacloud.platform.db.models.tenancy import ApiKey, AuditEntry, Member, Role, Tenant, TenantStatus
 
 __all__ = [
-    "ApiKey", "AuditEntry", "Base", "Checkpoint", "Dataset", "DatasetFile", "Endpoint", "Generation",
+    "ApiKey", "AuditEntry", "Base", "Checkpoint", "Dataset", "DatasetCaption", "DatasetFile", "Endpoint", "Generation",
     "GpuPool", "IdempotencyKey", "Job", "JobEvent", "Member", "Model", "Quota", "Role", "Tenant",
     "TenantStatus", "UsageRecord",
 ]
