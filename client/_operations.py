@@ -14,6 +14,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "datasets-upload-files": ("POST", "/v1/datasets/{dataset_id}/files"),
     "datasets-list-files": ("GET", "/v1/datasets/{dataset_id}/files"),
     "datasets-delete-file": ("DELETE", "/v1/datasets/{dataset_id}/files/{file_id}"),
+    "datasets-caption": ("POST", "/v1/datasets/{dataset_id}/captions"),
     "jobs-create": ("POST", "/v1/jobs"),
     "jobs-list": ("GET", "/v1/jobs"),
     "jobs-get": ("GET", "/v1/jobs/{job_id}"),
@@ -27,6 +28,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "models-get": ("GET", "/v1/models/{model_id}"),
     "models-delete": ("DELETE", "/v1/models/{model_id}"),
     "base-models-list": ("GET", "/v1/base-models"),
+    "captioners-list": ("GET", "/v1/captioners"),
     "endpoints-create": ("POST", "/v1/endpoints"),
     "endpoints-list": ("GET", "/v1/endpoints"),
     "endpoints-get": ("GET", "/v1/endpoints/{endpoint_id}"),
@@ -53,6 +55,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "admin-pools-list": ("GET", "/v1/admin/pools"),
     "admin-pools-put": ("PUT", "/v1/admin/pools/{pool}"),
     "admin-base-models-import": ("POST", "/v1/admin/base-models"),
+    "admin-captioners-import": ("POST", "/v1/admin/captioners"),
     "admin-usage-report": ("GET", "/v1/admin/usage"),
     "admin-usage-series": ("GET", "/v1/admin/usage/series"),
 }

@@ -83,10 +83,11 @@ class AdminBaseModels(Resource[D]):
 
 class AdminCaptioners(Resource[D]):
     @operation("admin-captioners-import")
-    def import_model(self, *, name: str, kind: str, uri: str) -> Call[Captioner]:
+    def import_model(self, *, name: str, kind: str, uri: str, family: str = "transformers") -> Call[Captioner]:
         """Registers a captioner (kind "captioner": a transformers image-to-text folder) or a CLIP scorer
         (kind "scorer") at `uri`: a path on the workers or s3://bucket/prefix."""
-        return Call("admin-captioners-import", parse_as(Captioner), json={"name": name, "kind": kind, "uri": uri})
+        return Call("admin-captioners-import", parse_as(Captioner),
+                    json={"name": name, "kind": kind, "uri": uri, "family": family})
 
 
 class AdminUsage(Resource[D]):

@@ -29,6 +29,7 @@ from tests.helpers.backends import reset_caches
 NOT_TAKEN = {
     ("endpoints-generate", "timeout_s"): "the SDK sets it from its own `timeout`, below its HTTP timeout",
     ("jobs-create", "idempotency-key"): "taken as `idempotency_key` (a header's name is no identifier)",
+    ("datasets-caption", "idempotency-key"): "taken as `idempotency_key`",
 }
 PAGED_BY_THE_SDK = {"cursor"}  # pages follow it themselves
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array",

@@ -1,10 +1,11 @@
 // One dataset: its numbers, an upload (a folder or files or a .zip, with progress), what each upload
-// rejected and why, and its images as thumbnails with their captions.
+// rejected and why, auto-captioning, and its images as thumbnails with their captions.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, isNotFound } from "../api";
 import { ProblemMessage, showProblem } from "../components/problems";
 import { NotFound } from "../components/status";
 import { bytes, DatasetDetail, DatasetFile, datasetsApi } from "./datasets-api";
+import { AutoCaption, AutoCaptions } from "./dataset-captions";
 import { RejectedFiles, Upload } from "./dataset-upload";
 
 export function DatasetPage({ id }: { id: string }) {
@@ -28,11 +29,13 @@ export function DatasetPage({ id }: { id: string }) {
       <p class="dataset-stats">
         <b>{dataset.file_count}</b> images, {bytes(dataset.total_bytes)}; {stats.captioned} captioned,{" "}
         {stats.uncaptioned} without a caption
+        {stats.auto_captioned > 0 && `; ${stats.auto_captioned} auto-captioned`}
         {stats.min_width !== null && `; ${span(stats.min_width, stats.max_width)} × ${span(stats.min_height, stats.max_height)} px`}
         {Object.keys(stats.formats).length > 0 &&
           `; ${Object.entries(stats.formats).map(([format, count]) => `${count} ${format}`).join(", ")}`}
       </p>
       <Upload datasetId={dataset.id} onUploaded={() => setVersion(version + 1)} />
+      {dataset.file_count > 0 && <AutoCaption datasetId={dataset.id} onDone={() => setVersion((v) => v + 1)} />}
       <Reports dataset={dataset} />
       <Thumbnails datasetId={dataset.id} version={version} />
     </>
@@ -89,6 +92,7 @@ function Thumbnails({ datasetId, version }: { datasetId: string; version: number
               <img src={file.url} alt={file.caption || file.name} loading="lazy" width={128} height={128} />
               <figcaption>
                 <span class="caption">{file.caption || <i>no caption</i>}</span>
+                <AutoCaptions captions={file.captions} />
                 <span class="hint">{file.name} · {file.width}×{file.height}</span>
               </figcaption>
             </figure>

@@ -34,8 +34,18 @@ export interface DatasetDetail extends DatasetOut {
     max_width: number | null;
     min_height: number | null;
     max_height: number | null;
+    auto_captioned: number;
+    captions_by_source: Record<string, number>;
   };
   report: { uploads?: UploadSummary[] };
+}
+
+export interface CaptionOut {
+  source: string;
+  text: string;
+  score: number | null;
+  scorer: string | null;
+  job_id: string | null;
 }
 
 export interface DatasetFile {
@@ -47,6 +57,7 @@ export interface DatasetFile {
   height: number;
   size_bytes: number;
   url: string;
+  captions: CaptionOut[];
 }
 
 export interface UploadReport {
