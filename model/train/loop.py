@@ -2,6 +2,9 @@
 
     run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any
 
+With prior preservation (`spec.prior`, model/train/prior.py) each micro-step also takes a batch of
+class images; the loss is instance MSE + loss_weight * class MSE, and both data positions resume.
+
 Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint (without samples, unless
 one was due anyway: rendering them can outlast the stop's grace on a busy machine), emits
 `stopped`. (A platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
@@ -15,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -25,12 +29,13 @@ from sanacloud.model.captions import caption_choices
 from sanacloud.model.components import Sana, load
 from sanacloud.model.data.cache import build_latent_cache, build_text_cache
 from sanacloud.model.data.folder import ImageRecord, read_image_folder
-from sanacloud.model.data.training import TrainingData
+from sanacloud.model.data.training import TrainingBatch, TrainingData
 from sanacloud.model.registry import get_spec
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.engine import Engine, PlainEngine
 from sanacloud.model.train.events import emit, is_main_process
 from sanacloud.model.train.lora import add_lora
+from sanacloud.model.train.prior import class_data
 from sanacloud.model.train.saving import restore, save_checkpoint
 from sanacloud.model.train.spec import TrainSpec
 
@@ -63,37 +68,40 @@ def run(spec: TrainSpec) -> None:
     torch.manual_seed(spec.seed + rank)
     sana = load(spec.model_path, model_spec, dtype=torch.float32, device=device)
     data = _training_data(spec, sana, device, world)
+    prior = _prior_data(spec, sana, device, world)
 
     params = _trainable(spec, sana)
     engine = _engine(spec, sana, params, device)
     ema = Ema(params, spec.ema_decay) if spec.ema_decay else None
     noise = torch.Generator(device=device).manual_seed(spec.seed * 1000 + rank)
-    step = restore(spec, sana, engine, data, ema, noise)
+    step = restore(spec, sana, engine, data, ema, noise, prior)
     emit("start", step=step, steps=spec.steps, model=spec.model, job_type=spec.type, world_size=world,
          images=len(data.records), trainable_params=sum(_numel(p) for p in params), device=str(device))
 
     batches = iter(data)
+    class_batches = iter(prior) if prior is not None else None
     while step < spec.steps:
         started = time.perf_counter()
         losses = []
         for _ in range(spec.gradient_accumulation_steps):
-            latents, text_emb, text_mask = _shard(next(batches), rank, world)
-            losses.append(_loss(engine, latents.to(device), text_emb.to(device), text_mask.to(device), spec,
-                                model_spec.flow_shift, noise))
+            instance = _on_device(next(batches), rank, world, device)
+            classes = _on_device(next(class_batches), rank, world, device) if class_batches else None
+            losses.append(_loss(engine, instance, classes, spec, model_spec.flow_shift, noise))
         grad_norm = engine.step()
         if ema is not None:
             ema.update()
         step += 1
         if step % spec.log_every == 0 or step == spec.steps:
             samples = spec.batch_size * world * spec.gradient_accumulation_steps
-            emit("step", step=step, loss=round(sum(losses) / len(losses), 6), lr=engine.lr(),
+            emit("step", step=step, loss=_mean([loss.total for loss in losses]), lr=engine.lr(),
                  grad_norm=round(grad_norm, 6), samples_per_s=round(samples / (time.perf_counter() - started), 3),
-                 memory_mb=_memory_mb(device))
+                 memory_mb=_memory_mb(device), **_prior_fields(losses))
         due = spec.checkpoint_interval and step % spec.checkpoint_interval == 0
         scheduled = bool(due) or step == spec.steps
         stopping = _any_rank(stop.requested, world, device)
         if scheduled or stopping:
-            save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1]), with_samples=scheduled)
+            save_checkpoint(spec, sana, engine, data, ema, noise, step, losses[-1].total, with_samples=scheduled,
+                            prior_data=prior)
         if stopping and step < spec.steps:
             emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return
@@ -151,6 +159,15 @@ def _caption_choices(spec: TrainSpec, record: ImageRecord) -> list[tuple[str, fl
     return list(merged.items())
 
 
+def _prior_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int) -> TrainingData | None:
+    """Prior preservation's class images as batches as large as the instances' (None without it)."""
+    if spec.prior is None:
+        return None
+    with _rank_zero_first(world):  # rank 0 generates and caches; the others then read
+        return class_data(spec, sana, device, key=f"{spec.model}:{_fingerprint(spec.model_path)}",
+                          batch_size=spec.batch_size * world)
+
+
 @contextmanager
 def _rank_zero_first(world: int) -> Iterator[None]:
     if world > 1 and not is_main_process():
@@ -194,18 +211,62 @@ def _shard(batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torc
     return tuple(t[rank * per:(rank + 1) * per] for t in batch)
 
 
-def _loss(engine: Engine, x0: torch.Tensor, text_emb: torch.Tensor, text_mask: torch.Tensor, spec: TrainSpec,
-          default_shift: float, generator: torch.Generator) -> float:
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
-    sigmas = flow.sample_sigmas(len(x0), shift=spec.flow_shift or default_shift, mean=spec.logit_mean,
-                                std=spec.logit_std, generator=generator, device=x0.device)
-    with engine.autocast():
-        prediction = engine.module(flow.noisy(x0, noise, sigmas), encoder_hidden_states=text_emb,
-                                   encoder_attention_mask=text_mask, timestep=sigmas * flow.TIMESTEP_SCALE,
-                                   return_dict=False)[0]
-    loss = F.mse_loss(prediction.float(), flow.velocity_target(x0, noise))
+def _on_device(batch: TrainingBatch, rank: int, world: int, device: torch.device) -> TrainingBatch:
+    return TrainingBatch(*(t.to(device) for t in _shard(batch, rank, world)))
+
+
+class Loss(NamedTuple):
+    total: float  # instance + loss_weight * prior: what is minimised
+    instance: float
+    prior: float | None  # the class images' MSE, with prior preservation
+
+
+def _loss(engine: Engine, instance: TrainingBatch, classes: TrainingBatch | None, spec: TrainSpec,
+          default_shift: float, generator: torch.Generator) -> Loss:
+    """One micro-step's backward: the instances' flow-matching MSE, plus (prior preservation) the
+    class images' MSE times its weight, as diffusers' DreamBooth scripts."""
+    batches = [instance] if classes is None else [instance, classes]
+    errors = _errors(engine, batches, spec.flow_shift or default_shift, spec, generator)
+    loss = errors[0] if classes is None else errors[0] + _prior_weight(spec) * errors[1]
     engine.backward(loss)
-    return float(loss.detach())
+    return Loss(float(loss.detach()), float(errors[0].detach()),
+                float(errors[1].detach()) if classes is not None else None)
+
+
+def _errors(engine: Engine, batches: list[TrainingBatch], shift: float, spec: TrainSpec,
+            generator: torch.Generator) -> list[torch.Tensor]:
+    """Each batch's MSE between predicted and target velocity, from one forward over all of them when
+    their latents (and text embeddings) have one shape, else one forward each."""
+    if len({(b.latents.shape[1:], b.text_emb.shape[1:]) for b in batches}) > 1:
+        return [_errors(engine, [batch], shift, spec, generator)[0] for batch in batches]
+    x0 = torch.cat([b.latents for b in batches])  # (B,C,h,w)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    sigmas = flow.sample_sigmas(len(x0), shift=shift, mean=spec.logit_mean, std=spec.logit_std, generator=generator,
+                                device=x0.device)
+    with engine.autocast():
+        prediction = engine.module(flow.noisy(x0, noise, sigmas),
+                                   encoder_hidden_states=torch.cat([b.text_emb for b in batches]),
+                                   encoder_attention_mask=torch.cat([b.text_mask for b in batches]),
+                                   timestep=sigmas * flow.TIMESTEP_SCALE, return_dict=False)[0]
+    sizes = [len(b.latents) for b in batches]
+    pairs = zip(prediction.float().split(sizes), flow.velocity_target(x0, noise).split(sizes), strict=True)
+    return [F.mse_loss(predicted, target) for predicted, target in pairs]
+
+
+def _prior_weight(spec: TrainSpec) -> float:
+    return spec.prior.loss_weight if spec.prior else 0.0
+
+
+def _prior_fields(losses: list[Loss]) -> dict[str, float]:
+    """The step event's instance_loss and prior_loss, with prior preservation."""
+    priors = [loss.prior for loss in losses if loss.prior is not None]
+    if not priors:
+        return {}
+    return {"instance_loss": _mean([loss.instance for loss in losses]), "prior_loss": _mean(priors)}
+
+
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 6)
 
 
 def _numel(param: torch.nn.Parameter) -> int:

@@ -32,8 +32,10 @@ def _barrier() -> None:
 
 
 def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema: Ema | None,
-                    noise: torch.Generator, step: int, loss: float, *, with_samples: bool = True) -> None:
-    """Write checkpoint `step` whole or not at all; `with_samples` renders the validation prompts into it."""
+                    noise: torch.Generator, step: int, loss: float, *, with_samples: bool = True,
+                    prior_data: TrainingData | None = None) -> None:
+    """Write checkpoint `step` whole or not at all; `with_samples` renders the validation prompts into it.
+    `prior_data`: prior preservation's class batches, whose position is saved next to the instances'."""
     staging = checkpoints.folder_for(spec.output_dir, step).with_suffix(".tmp")
     if is_main_process():
         checkpoints.staging_for(spec.output_dir, step)
@@ -49,6 +51,7 @@ def save_checkpoint(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingD
         # The live adapter, for resume: the export above holds the EMA weights when EMA is on.
         live = lora_state_dict(sana.transformer) if spec.type == "lora" else None
         torch.save({"step": step, "loss": loss, "data": data.state_dict(), "lora": live,
+                    "prior_data": prior_data.state_dict() if prior_data else None,
                     "ema": ema.state_dict() if ema else None}, staging / layout.TRAINER_STATE)
     _barrier()
     if is_main_process():
@@ -93,8 +96,10 @@ def _samples(spec: TrainSpec, sana: Sana, folder: Path, step: int) -> list[str]:
 
 
 def restore(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema: Ema | None,
-            noise: torch.Generator) -> int:
-    """Load the newest complete checkpoint into everything; returns its step (0 when starting fresh)."""
+            noise: torch.Generator, prior_data: TrainingData | None = None) -> int:
+    """Load the newest complete checkpoint into everything; returns its step (0 when starting fresh).
+    Class batches (`prior_data`) resume where they were; from their start if the checkpoint has none
+    (a run that had no prior preservation)."""
     found = checkpoints.latest(spec.output_dir)
     if found is None:
         return 0
@@ -104,6 +109,8 @@ def restore(spec: TrainSpec, sana: Sana, engine: Engine, data: TrainingData, ema
         load_lora_state_dict(sana.transformer, trainer["lora"])
     engine.load(folder)
     data.load_state_dict(trainer["data"])
+    if prior_data is not None and trainer.get("prior_data") is not None:
+        prior_data.load_state_dict(trainer["prior_data"])
     if ema is not None and trainer["ema"] is not None:
         ema.load_state_dict(trainer["ema"])
     rng = torch.load(folder / f"rng-{_rank()}.pt", weights_only=False)
