@@ -32,6 +32,7 @@ from sanacloud.model.data.folder import ImageRecord, read_image_folder
 from sanacloud.model.data.training import TrainingBatch, TrainingData
 from sanacloud.model.registry import get_spec
 from sanacloud.model.train.ema import Ema
+from sanacloud.model.train.encoders import encoders
 from sanacloud.model.train.engine import Engine, PlainEngine
 from sanacloud.model.train.events import emit, is_main_process
 from sanacloud.model.train.lora import add_lora
@@ -127,15 +128,7 @@ def _training_data(spec: TrainSpec, sana: Sana, device: torch.device, world: int
     choices = [_caption_choices(spec, record) for record in records]
     cache_dir = spec.cache_dir or spec.output_dir / "cache"
     key = f"{spec.model}:{_fingerprint(spec.model_path)}"
-    scale = float(sana.vae.config.scaling_factor)
-    encoder = sana.prompt_encoder(device)
-
-    def encode_images(pixels: torch.Tensor) -> torch.Tensor:
-        return sana.vae.encode(pixels.to(device)).latent.float().cpu() * scale
-
-    def encode_texts(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        embeddings, mask = encoder.encode(captions)
-        return embeddings.float().cpu(), mask.cpu()
+    encode_images, encode_texts = encoders(sana, device)
 
     resolution = spec.resolution or sana.spec.resolution
     # Rank 0 builds the caches; the others wait, then read them.

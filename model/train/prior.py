@@ -33,6 +33,7 @@ from sanacloud.model.data.store import build_once, file_sha256, fingerprint
 from sanacloud.model.data.training import TrainingData
 from sanacloud.model.metadata_jsonl import METADATA_NAME
 from sanacloud.model.sampling.generate import generate, make_pipeline
+from sanacloud.model.train.encoders import encoders
 from sanacloud.model.train.events import emit
 from sanacloud.model.train.spec import PriorSpec, TrainSpec
 
@@ -77,15 +78,7 @@ def class_data(spec: TrainSpec, sana: Sana, device: torch.device, *, key: str, b
     prior = _prior(spec)
     records = read_image_folder(class_images(spec, sana, key=key))
     cache_dir = spec.cache_dir or spec.output_dir / "cache"
-    scale = float(sana.vae.config.scaling_factor)
-    encoder = sana.prompt_encoder(device)
-
-    def encode_images(pixels: torch.Tensor) -> torch.Tensor:
-        return sana.vae.encode(pixels.to(device)).latent.float().cpu() * scale
-
-    def encode_texts(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        embeddings, mask = encoder.encode(captions)
-        return embeddings.float().cpu(), mask.cpu()
+    encode_images, encode_texts = encoders(sana, device)
 
     resolution = spec.resolution or sana.spec.resolution
     latents = build_latent_cache(records, resolution, encode_images, cache_dir, flip=spec.flip, key=key)
