@@ -1,6 +1,7 @@
 """The trainer's progress as JSON lines on stdout: one object per event, `type` first.
 
-Types: start, cache, step, checkpoint, sample, stopped, done, error. Only rank 0 writes.
+Types: start, cache, class_images (prior preservation), step, checkpoint, sample, stopped, done,
+error. Only rank 0 writes. The captioning child (sanacloud.model.captioning) speaks the same way.
 """
 
 from __future__ import annotations
