@@ -1,0 +1,1 @@
+"""Auto-captioning: captioners write each image's captions, a CLIP scorer scores them (`run.py`)."""
