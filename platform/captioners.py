@@ -14,22 +14,22 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sanacloud.model.captioning.base import FAMILIES, TINY, TRANSFORMERS
 from sanacloud.platform.db.models import Model
 from sanacloud.platform.errors import Conflict, InvalidInput
 
 KINDS = ("captioner", "scorer")
-FAMILIES = ("transformers", "sana-tiny-judge")
 BUILTIN = {  # name: (kind, family, uri)
-    "sana-tiny-captioner": ("captioner", "sana-tiny-judge", "builtin://sana-tiny-captioner"),
-    "sana-tiny-scorer": ("scorer", "sana-tiny-judge", "builtin://sana-tiny-scorer"),
+    "sana-tiny-captioner": ("captioner", TINY, "builtin://sana-tiny-captioner"),
+    "sana-tiny-scorer": ("scorer", TINY, "builtin://sana-tiny-scorer"),
 }
 
 
 def register(session: Session, *, name: str, kind: str, family: str, uri: str) -> Model:
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if family not in FAMILIES or (family == "sana-tiny-judge" and not uri.startswith("builtin://")):
-        raise InvalidInput(f"family must be {FAMILIES[0]!r} (a transformers model folder), not {family!r}")
+    if family not in FAMILIES or (family == TINY and not uri.startswith("builtin://")):
+        raise InvalidInput(f"family must be {TRANSFORMERS!r} (a transformers model folder), not {family!r}")
     if session.scalar(select(Model.id).where(Model.name == name, Model.kind.in_(KINDS), Model.tenant_id.is_(None))):
         raise Conflict(f"a captioner or scorer named {name!r} is already registered")
     model = Model(name=name, kind=kind, family=family, uri=uri, status="ready")

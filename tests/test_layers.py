@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # What of `model` the platform may import: data with no torch behind it.
 PURE_MODEL_MODULES = {"sanacloud.model.registry", "sanacloud.model.train.spec", "sanacloud.model.imaging",
                       "sanacloud.model.metadata_jsonl", "sanacloud.model.train.checkpoint_layout",
-                      "sanacloud.model.sidecar_captions", "sanacloud.model.captions"}
+                      "sanacloud.model.sidecar_captions", "sanacloud.model.captions",
+                      "sanacloud.model.captioning", "sanacloud.model.captioning.base"}
 FORBIDDEN = {
     "platform": ("sanacloud.api", "sanacloud.workers", "sanacloud.cli", "sanacloud.model"),
     "api": ("sanacloud.workers", "sanacloud.cli"),

@@ -1,15 +1,18 @@
 """The datasets pages in a browser: create a dataset (a bad name is refused next to its field), upload a folder
 with one corrupt image (refused whole, with the file's reason; then stored without it, a progress bar showing
-while it goes), see the thumbnails with their captions; another tenant sees none of it, not even by the URL."""
+while it goes), see the thumbnails with their captions; photos without captions captioned automatically;
+another tenant sees none of it, not even by the URL."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, write_dataset
 from tests.helpers.dashboard import Platform, ms, screenshot, sign_in
 from tests.helpers.images import png
 
@@ -94,3 +97,27 @@ def test_another_tenant_sees_none_of_its_datasets_even_by_url(platform: Platform
     page.goto(f"{platform.url}/dashboard/#/datasets/{mine}")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.get_by_text("private-set")).to_have_count(0)
+
+
+def test_photos_without_captions_are_captioned_automatically(platform: Platform, page: Page,
+                                                              tmp_path: Path) -> None:
+    write_dataset(tmp_path, 2, 128, 5, ALL_COLORS, BASE_SHAPES)
+    truth = {row["file_name"]: row["text"] for row in map(json.loads, (tmp_path / "metadata.jsonl")
+                                                          .read_text().splitlines())}
+    (tmp_path / "metadata.jsonl").unlink()  # photos, as people bring them
+    sign_in(page, platform.url, platform.key)
+    new_dataset(page, "scenes")
+    upload = page.get_by_role("form", name="upload images")
+    upload.get_by_label("A folder").set_input_files(tmp_path)
+    upload.get_by_role("button", name="Upload").click()
+    expect(upload.get_by_role("status")).to_contain_text("Stored 2 image(s)")
+
+    captioning = page.get_by_role("region", name="auto-captioning")
+    captioning.get_by_role("button", name="Caption automatically").click()
+    expect(captioning.get_by_role("status")).to_contain_text("succeeded", timeout=ms(120))
+    for name, text in truth.items():
+        written = page.locator(f'figure[data-file="{name}"] li[data-source="sana-tiny-captioner"]')
+        expect(written).to_contain_text(text)
+        expect(written).to_contain_text("· 100")
+    expect(page.locator(".dataset-stats")).to_contain_text("2 auto-captioned")
+    screenshot(page, "dataset-auto-captions", documented=False)

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sanacloud.model.captioning.base import TINY  # reads images itself: no model files
 from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs.lifecycle import RunContext
 from sanacloud.workers.training.workspace import Workspace
 
 MODULE = "sanacloud.model.captioning"
-BUILTIN_FAMILY = "sana-tiny-judge"  # reads images itself: no model files
 
 
 def write_caption_spec(context: RunContext, workspace: Workspace, path: Path) -> None:
@@ -27,7 +27,7 @@ def write_caption_spec(context: RunContext, workspace: Workspace, path: Path) ->
 
 
 def _ref(model: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
-    path = None if model["family"] == BUILTIN_FAMILY else workspace.model_path(model["uri"], model["model_id"])
+    path = None if model["family"] == TINY else workspace.model_path(model["uri"], model["model_id"])
     return {"source": model["source"], "family": model["family"], "path": None if path is None else str(path)}
 
 
