@@ -54,6 +54,12 @@ class Run:
             self.total = payload["steps"]
         if event.type == "step":
             self._step(payload, event.created_at)
+        if event.type == "progress":  # a captioning job's: images done of all
+            self._step({"step": payload.get("done", self.step)}, event.created_at)
+            self.total = payload.get("total", self.total)
+            return None
+        if event.type == "caption_failed":
+            return f"caption failed: {payload.get('file')} ({payload.get('source')}): {payload.get('message')}"
         if event.type == "checkpoint":
             return (f"checkpoint {payload.get('checkpoint_id')} at step {payload.get('step')}, "
                     f"loss {shown(payload.get('loss'))}")
@@ -154,8 +160,9 @@ def _plain(out: Output, run: Run) -> Callable[[JobEvent], None]:
         said = run.apply(event)
         if said:
             out.line(said)
-        if event.type == "step" and run.total and 10 * run.step // run.total > tenth:
+        if event.type in ("step", "progress") and run.total and 10 * run.step // run.total > tenth:
             tenth = 10 * run.step // run.total
-            out.line(f"step {run.step}/{run.total}  {run.metrics()}  ETA {run.eta()}")
+            done = "step" if event.type == "step" else "captioned"
+            out.line(f"{done} {run.step}/{run.total}  {run.metrics()}  ETA {run.eta()}")
 
     return on_event

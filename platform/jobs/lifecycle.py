@@ -153,6 +153,11 @@ def heartbeat(session: Session, *, job_id: str, attempt: int, step: int) -> Sign
     return Signal.CONTINUE
 
 
+# The events that advance a job's `step`, and the field saying how far: a training job's steps, a
+# captioning job's images done.
+PROGRESS_FIELD = {"step": "step", "checkpoint": "step", "progress": "done"}
+
+
 def record_events(session: Session, *, job_id: str, attempt: int, events: list[dict[str, Any]]) -> bool:
     """Store the trainer's events (`type` plus payload); False when the attempt is no longer current."""
     job = _current(session, job_id, attempt)
@@ -161,8 +166,9 @@ def record_events(session: Session, *, job_id: str, attempt: int, events: list[d
     for event in events:
         payload = {k: v for k, v in event.items() if k != "type"}
         session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type=str(event["type"])[:32], payload=payload))
-        if event["type"] in ("step", "checkpoint") and isinstance(event.get("step"), int):
-            job.step = max(job.step, event["step"])
+        reached = event.get(PROGRESS_FIELD.get(str(event["type"]), ""))
+        if isinstance(reached, int):
+            job.step = max(job.step, reached)
     return True
 
 

@@ -1,5 +1,6 @@
 """What `sanacloud jobs watch` says of a run's waits: the scheduler's reason while queued, the
-cluster's while its pod waits for a GPU node, and nothing once it moves on."""
+cluster's while its pod waits for a GPU node, and nothing once it moves on; and of a captioning
+job's progress."""
 
 from __future__ import annotations
 
@@ -20,3 +21,11 @@ def test_a_pod_waiting_for_a_node_is_shown_until_the_job_runs() -> None:
     assert run.metrics() == f"waiting: {said}"
     run.apply(event("status", **{"from": "admitted", "to": "running"}))
     assert run.metrics() == "running"
+
+
+def test_a_captioning_job_shows_images_done_of_all_and_each_failed_image() -> None:
+    run = Run(Job.model_construct(status="running", wait_reason=None, step=0, hyperparameters={"images": 40}))
+    assert run.apply(event("progress", done=10, total=40)) is None, "the live line shows it"
+    assert (run.step, run.total) == (10, 40)
+    said = run.apply(event("caption_failed", file="b.png", source="blip", message="ValueError: bad"))
+    assert said == "caption failed: b.png (blip): ValueError: bad"

@@ -121,3 +121,6 @@ def test_photos_without_captions_are_captioned_automatically(platform: Platform,
         expect(written).to_contain_text("· 100")
     expect(page.locator(".dataset-stats")).to_contain_text("2 auto-captioned")
     screenshot(page, "dataset-auto-captions", documented=False)
+    captioning.get_by_role("link").click()  # the job's own page: images done of all, its events
+    expect(page.locator(".progress-line")).to_contain_text("image 2 of 2")
+    expect(page.locator(".event-progress").first).to_be_visible()

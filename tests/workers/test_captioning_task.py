@@ -40,6 +40,7 @@ def test_uncaptioned_scenes_are_captioned_scored_and_trained_on(
     dataset_id, truth = upload_scenes(client, tenant, tmp_path / "scenes")
     job = client.post(f"/v1/datasets/{dataset_id}/captions", json={}, headers=tenant.headers).json()
     assert run_task(job["id"]) == "succeeded", get_job(client, tenant, job["id"])["error"]
+    assert get_job(client, tenant, job["id"])["step"] == IMAGES, "a captioning job's step counts images done"
 
     log = events(client, tenant, job["id"])
     progress = [e["payload"] for e in log if e["type"] == "progress"]

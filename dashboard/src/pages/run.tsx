@@ -7,7 +7,7 @@ import { Checkpoints } from "../run/checkpoints";
 import { Chart } from "../run/chart";
 import { EventLog } from "../run/log";
 import { curves, eta, smoothed } from "../run/metrics";
-import { totalSteps } from "./runs";
+import { CAPTIONS, totalSteps } from "./runs";
 
 const ENDED = ["succeeded", "failed", "cancelled"];
 const OTHER_METRICS: [string, string][] = [["lr", "learning rate"], ["grad_norm", "grad norm"],
@@ -56,10 +56,14 @@ export function RunPage({ id }: { id: string }) {
       <ProblemMessage problem={problem} />
       <Reason job={job} events={events} />
       <Progress job={job} events={events} />
-      <h2>Curves</h2>
-      <Curves events={events} />
-      <h2>Checkpoints</h2>
-      <Checkpoints checkpoints={checkpoints} prompts={prompts} />
+      {job.type !== CAPTIONS && (
+        <>
+          <h2>Curves</h2>
+          <Curves events={events} />
+          <h2>Checkpoints</h2>
+          <Checkpoints checkpoints={checkpoints} prompts={prompts} />
+        </>
+      )}
       <div class="two-columns">
         <section>
           <h2>Events</h2>
@@ -98,7 +102,7 @@ function Progress({ job, events }: { job: Job; events: JobEvent[] }) {
   return (
     <p class="progress-line">
       <progress max={total ?? 1} value={job.step} aria-label="progress" />{" "}
-      <span class="steps">step {job.step} of {total ?? "?"}</span>
+      <span class="steps">{job.type === CAPTIONS ? "image" : "step"} {job.step} of {total ?? "?"}</span>
       {left !== null && <span class="eta"> · about {duration(left)} left</span>}
       {job.attempt > 1 && <span> · attempt {job.attempt}</span>}
     </p>

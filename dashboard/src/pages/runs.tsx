@@ -8,8 +8,11 @@ import { NewRun } from "../run/new";
 const STATUSES = ["validating", "queued", "admitted", "running", "paused", "preempted", "succeeded", "failed",
   "cancelled"];
 
+/** A captioning job's type: its progress counts images, not steps (it trains nothing). */
+export const CAPTIONS = "captions";
+
 export function totalSteps(job: Job): number | null {
-  const steps = job.hyperparameters.steps;
+  const steps = job.type === CAPTIONS ? job.hyperparameters.images : job.hyperparameters.steps;
   return typeof steps === "number" ? steps : null;
 }
 
