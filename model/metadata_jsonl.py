@@ -1,5 +1,5 @@
 """The Hugging Face imagefolder `metadata.jsonl`: one JSON object per line naming an image and its
-caption (and, after auto-captioning, `"captions"`: every caption of the image with its source and
+caption (and, after auto-captioning, `"scored_captions"`: every caption of the image with its source and
 CLIP score, `[{"source": "sana-tiny-captioner", "text": "...", "score": 31.2}]`). The trainer's
 image folder (model/data/folder.py) and the platform's upload intake read it with this one parser;
 each joins the names to its own folder and says what it refuses. Standard library only, so the API
@@ -17,6 +17,9 @@ from sanacloud.model.captions import ScoredCaption
 
 METADATA_NAME = "metadata.jsonl"
 CAPTION_KEYS = ("text", "caption")  # the first one present wins
+# What the platform's worker writes after auto-captioning; a name of its own, so that a dataset's
+# own columns (a "captions" list, say) are never taken for it.
+SCORED_KEY = "scored_captions"
 _EXAMPLE = '{"file_name": "001.png", "text": "a photo of a cat"}'
 
 
@@ -25,7 +28,7 @@ class MetadataLine:
     where: str  # for messages: "<source> line 3"
     file_name: str  # as written: relative to the folder holding the metadata file
     caption: str  # stripped; "" when empty, null or absent
-    scored: tuple[ScoredCaption, ...] = ()  # "captions", in the order written
+    scored: tuple[ScoredCaption, ...] = ()  # "scored_captions", in the order written
 
 
 def read_metadata(data: bytes, source: str) -> Iterator[MetadataLine]:
@@ -56,18 +59,18 @@ def _parse_line(line: str, where: str) -> MetadataLine:
         raise ValueError(f'{where}: "{key}" must be a string, not {type(caption).__name__}')
     if caption is not None and "\x00" in caption:
         raise ValueError(f'{where}: "{key}" contains a NUL character')
-    return MetadataLine(where, file_name, (caption or "").strip(), _scored(row.get("captions", []), where))
+    return MetadataLine(where, file_name, (caption or "").strip(), _scored(row.get(SCORED_KEY, []), where))
 
 
 def _scored(value: Any, where: str) -> tuple[ScoredCaption, ...]:
     example = '[{"source": "captioner", "text": "a photo of a cat", "score": 31.2}]'
     if not isinstance(value, list):
-        raise ValueError(f'{where}: "captions" must be a list like {example}')
+        raise ValueError(f'{where}: "{SCORED_KEY}" must be a list like {example}')
     found = []
     for item in value:
         text, source, score = (item.get(k) if isinstance(item, dict) else None for k in ("text", "source", "score"))
         if not isinstance(text, str) or not isinstance(source, str) or \
                 not (score is None or (isinstance(score, int | float) and not isinstance(score, bool))):
-            raise ValueError(f'{where}: each of "captions" must look like {example}')
+            raise ValueError(f'{where}: each of "{SCORED_KEY}" must look like {example}')
         found.append(ScoredCaption(source, text.strip(), None if score is None else float(score)))
     return tuple(found)

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from sanacloud.model.captioning.base import FAMILIES, TINY, TRANSFORMERS
+from sanacloud.platform.datasets.auto_captions import USER
 from sanacloud.platform.db.models import Model
 from sanacloud.platform.errors import Conflict, InvalidInput
 
@@ -30,6 +31,8 @@ def register(session: Session, *, name: str, kind: str, family: str, uri: str) -
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if family not in FAMILIES or (family == TINY and not uri.startswith("builtin://")):
         raise InvalidInput(f"family must be {TRANSFORMERS!r} (a transformers model folder), not {family!r}")
+    if name == USER:
+        raise InvalidInput(f"{USER!r} names the tenant's own captions; choose another name")
     if session.scalar(select(Model.id).where(Model.name == name, Model.kind.in_(KINDS), Model.tenant_id.is_(None))):
         raise Conflict(f"a captioner or scorer named {name!r} is already registered")
     model = Model(name=name, kind=kind, family=family, uri=uri, status="ready")
@@ -57,7 +60,12 @@ def resolve(session: Session, names: Sequence[str], *, kind: str) -> list[Model]
         model = session.scalar(select(Model).where(Model.kind == kind, Model.tenant_id.is_(None),
                                                    or_(Model.name == name, Model.id == name)))
         if model is None:
-            known = session.scalars(select(Model.name).where(Model.kind == kind, Model.tenant_id.is_(None))).all()
-            raise InvalidInput(f"unknown {kind} {name!r}; registered: {', '.join(sorted(known)) or 'none'}")
+            raise InvalidInput(f"unknown {kind} {name!r}; registered: {registered_names(session, kind)}")
         found.append(model)
     return found
+
+
+def registered_names(session: Session, kind: str) -> str:
+    """The registered names of `kind`, for messages."""
+    known = session.scalars(select(Model.name).where(Model.kind == kind, Model.tenant_id.is_(None))).all()
+    return ", ".join(sorted(known)) or "none"

@@ -121,10 +121,12 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(default=900.0, gt=0, description="a generation not finished by then fails")
     inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
-    default_captioner: str = Field(default="sana-tiny-captioner",
-                                   description="the captioner a captioning job uses when it names none")
-    default_scorer: str = Field(default="sana-tiny-scorer",
-                                description="the CLIP scorer a captioning job uses when it names none")
+    default_captioner: str | None = Field(
+        default=None, description="the captioner a captioning job uses when it names none; embedded mode: "
+                                  "the built-in sana-tiny-captioner (for sana-tiny's scenes only)")
+    default_scorer: str | None = Field(
+        default=None, description="the CLIP scorer a captioning job uses when it names none; embedded mode: "
+                                  "the built-in sana-tiny-scorer")
 
     # Where attempts and inference run (platform/cluster/executor.py): "local", as processes of
     # this machine's worker; "kubernetes", as Jobs and Deployments the executor keeps in the cluster.
@@ -182,6 +184,16 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.data_dir / "objects"
+
+    @property
+    def effective_default_captioner(self) -> str | None:
+        """The built-in pair reads only sana-tiny's shape scenes: a default where that is what is served
+        (embedded mode), never one a cluster's photos would silently be captioned with."""
+        return self.default_captioner or ("sana-tiny-captioner" if self.mode is Mode.EMBEDDED else None)
+
+    @property
+    def effective_default_scorer(self) -> str | None:
+        return self.default_scorer or ("sana-tiny-scorer" if self.mode is Mode.EMBEDDED else None)
 
     @property
     def effective_work_dir(self) -> Path:

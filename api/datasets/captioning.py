@@ -3,6 +3,7 @@ a training job (it holds one GPU while it runs), run by workers/training/caption
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sanacloud.api.datasets import schemas
@@ -13,9 +14,9 @@ from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.base import new_id
 from sanacloud.platform.db.models import Dataset, Job, Model
 from sanacloud.platform.db.scoped import get_owned
-from sanacloud.platform.errors import InvalidInput
+from sanacloud.platform.errors import Conflict, InvalidInput
 from sanacloud.platform.jobs.states import transition
-from sanacloud.platform.jobs.status import JobStatus
+from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.scheduler import room
 from sanacloud.platform.scheduler.admission import schedule_pool
 from sanacloud.platform.settings import Settings
@@ -38,14 +39,24 @@ def start(session: Session, settings: Settings, *, actor: TenantPrincipal, datas
 
 def _submit(session: Session, settings: Settings, *, actor: TenantPrincipal, dataset_id: str,
             body: schemas.CaptioningCreate, job_id: str) -> Job:
-    dataset = get_owned(session, Dataset, dataset_id, tenant_id=actor.tenant_id, kind="dataset")
+    # Locked: two requests to caption one dataset are serial, so the second finds the first's job.
+    dataset = get_owned(session, Dataset, dataset_id, tenant_id=actor.tenant_id, kind="dataset", for_update=True)
     if dataset.file_count == 0:
         raise InvalidInput(f"dataset {dataset.id!r} has no images yet; upload some before captioning it")
-    names = body.captioners or [settings.default_captioner]
-    if len(set(names)) != len(names):
-        raise InvalidInput(f"captioners names one twice: {', '.join(names)}")
+    default = settings.effective_default_captioner
+    names = body.captioners or ([default] if default else [])
+    if not names:
+        known = captioners.registered_names(session, "captioner")
+        raise InvalidInput("name the captioners to use: this platform sets no default captioner "
+                           f"(SANACLOUD_DEFAULT_CAPTIONER); registered: {known}")
     chosen = captioners.resolve(session, names, kind="captioner")
-    scorer_name = body.scorer if "scorer" in body.model_fields_set else settings.default_scorer
+    if len({m.id for m in chosen}) != len(chosen):
+        raise InvalidInput(f"captioners names one captioner twice: {', '.join(names)}")
+    busy = session.scalar(select(Job.id).where(Job.dataset_id == dataset.id, Job.type == auto_captions.JOB_TYPE,
+                                               Job.status.not_in([str(s) for s in TERMINAL])).limit(1))
+    if busy is not None:
+        raise Conflict(f"dataset {dataset.id!r} is being captioned by job {busy}; wait for it or cancel it first")
+    scorer_name = body.scorer if "scorer" in body.model_fields_set else settings.effective_default_scorer
     scorer = captioners.resolve(session, [scorer_name], kind="scorer")[0] if scorer_name else None
     tenant_caps.ensure_room(session, tenant_id=actor.tenant_id, kind=tenant_caps.Kind.ACTIVE_JOBS)
     pool = accounts.pool_for(session, tenant_id=actor.tenant_id, name=body.pool)

@@ -56,7 +56,10 @@ def update(session: Session, *, actor: TenantPrincipal, dataset_id: str, body: s
 
 def delete(session: Session, store: ObjectStore, *, actor: TenantPrincipal, dataset_id: str) -> None:
     dataset = get(session, actor=actor, dataset_id=dataset_id, for_update=True)
-    active = session.scalars(select(Job.id).where(Job.dataset_id == dataset.id, Job.status.not_in(TERMINAL))).all()
+    unfinished = session.execute(select(Job.id, Job.dataset_id, Job.hyperparameters).where(
+        Job.tenant_id == actor.tenant_id, Job.status.not_in(TERMINAL))).all()
+    active = [job_id for job_id, trained_on, hp in unfinished
+              if dataset.id in (trained_on, (hp.get("prior") or {}).get("class_dataset_id"))]
     if active:
         raise Conflict(f"dataset {dataset.id!r} is used by unfinished jobs {', '.join(active)}; cancel them first")
     session.delete(dataset)

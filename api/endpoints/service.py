@@ -128,9 +128,12 @@ def get_generation(session: Session, *, actor: TenantPrincipal, generation_id: s
     return get_owned(session, Generation, generation_id, tenant_id=actor.tenant_id, kind="generation")
 
 
+SERVABLE_KINDS = ("base", "lora", "full")  # not captioners and scorers, which are models too
+
+
 def _servable(session: Session, actor: TenantPrincipal, name_or_id: str) -> Model:
     model = session.scalar(select(Model).where(
-        or_(Model.tenant_id == actor.tenant_id, Model.tenant_id.is_(None)),
+        or_(Model.tenant_id == actor.tenant_id, Model.tenant_id.is_(None)), Model.kind.in_(SERVABLE_KINDS),
         or_(Model.id == name_or_id, (Model.name == name_or_id) & (Model.kind == "base"))))
     if model is None:
         raise NotFound.of("model", name_or_id)

@@ -6,7 +6,8 @@ Events (JSON lines on stdout, `model/train/events.py`), in order:
                     per image; score null when unscored; empty captions are left out
     caption_failed  {"file", "source", "message": "<ExceptionType>: <message>"}: a captioner or the
                     scorer failed on that image (source "image" when the image cannot be decoded)
-    progress        {"done", "total"} whenever the whole percent changes, and at the end
+    progress        {"done", "total"} over the whole folder (skipped images count as done), whenever
+                    the whole percent changes, and at the end
     stopped         {"reason": "SIGTERM", "checkpointed": true, "done"}: asked to stop, after the
                     current batch's images are emitted (a resumed run skips them)
     done            {"captioned": images with at least one caption, "failed": failures}
@@ -174,8 +175,11 @@ def _run(spec: CaptionSpec, stop: StopRequested) -> None:
                  (spec.scorer.source, load_scorer(spec.scorer.family, spec.scorer.path, device)))
     emit("start", images=len(todo), skipped=len(records) - len(todo),
          captioners=[ref.source for ref in spec.captioners])
-    total, done, captioned, percent = len(todo), 0, 0, 0
-    for start in range(0, total, spec.batch_size):
+    # done and total count the whole folder, so that a resumed attempt's progress goes on from where
+    # the earlier one stopped
+    total, done, captioned = len(records), len(records) - len(todo), 0
+    percent = done * 100 // total if total else 0
+    for start in range(0, len(todo), spec.batch_size):
         batch = todo[start:start + spec.batch_size]
         for item in batch:
             try:
@@ -194,6 +198,6 @@ def _run(spec: CaptionSpec, stop: StopRequested) -> None:
         if stop.requested and done < total:
             emit("stopped", reason="SIGTERM", checkpointed=True, done=done)
             return
-    if total == 0:  # otherwise the last image's progress said 100 %
+    if not todo:  # otherwise the last image's progress said 100 %
         emit("progress", done=done, total=total)
     emit("done", captioned=captioned, failed=state.failed)

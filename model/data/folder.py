@@ -8,7 +8,7 @@ Layout (the Hugging Face imagefolder convention):
       cats/002.jpg
       cats/002.txt          sidecar caption, used when no metadata.jsonl line names the image
 
-A metadata line may also carry the image's scored captions (`"captions"`, model/metadata_jsonl.py):
+A metadata line may also carry the image's scored captions (`"scored_captions"`, model/metadata_jsonl.py):
 the platform writes them after auto-captioning, and training picks among them (model/captions.py).
 
 A `metadata.jsonl` may also sit in a sub-folder; its `file_name`s are relative to that folder. The

@@ -38,6 +38,8 @@ def record(session: Session, *, job_id: str, dataset_id: str, tenant_id: str, sc
                                      source=caption["source"])
                 session.add(row)
                 existing[(file_id, row.source)] = row
+            if caption.get("score") is None and row.text == caption["text"] and row.score is not None:
+                continue  # an unscored run keeps the score the same text has
             row.text, row.score, row.job_id = caption["text"], caption.get("score"), job_id
             row.scorer = scorer if caption.get("score") is not None else None
 
@@ -60,12 +62,14 @@ def best_text(captions: list[DatasetCaption]) -> str:
     return max(scored, key=lambda c: -1.0 if c.score is None else c.score).text
 
 
-def done_by(session: Session, *, job_id: str, sources: list[str]) -> list[str]:
-    """Names of the files a captioning job has captioned with every one of `sources` (a resumed
-    attempt skips them)."""
+def done_by(session: Session, *, job_id: str, sources: list[str], scored: bool) -> list[str]:
+    """Names of the files a captioning job has captioned with every one of `sources` (and scored,
+    with `scored`): a resumed attempt skips them."""
     counts: dict[str, set[str]] = defaultdict(set)
-    for name, source in session.execute(select(DatasetFile.name, DatasetCaption.source)
-                                        .join(DatasetFile, DatasetFile.id == DatasetCaption.file_id)
-                                        .where(DatasetCaption.job_id == job_id)):
+    query = select(DatasetFile.name, DatasetCaption.source).join(DatasetFile, DatasetFile.id == DatasetCaption.file_id)\
+        .where(DatasetCaption.job_id == job_id)
+    if scored:
+        query = query.where(DatasetCaption.score.is_not(None))
+    for name, source in session.execute(query):
         counts[name].add(source)
     return sorted(name for name, seen in counts.items() if set(sources) <= seen)

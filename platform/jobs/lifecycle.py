@@ -238,7 +238,7 @@ def requeue_attempt(session: Session, *, job_id: str, attempt: int, reason: str,
         return False
     lost = _pods_lost_since_progress(session, job) + 1
     if lost >= give_up_after:
-        _fail(session, job, f"its pod was lost {lost} times in a row without a new checkpoint; the last: {reason}")
+        _fail(session, job, f"its pod was lost {lost} times in a row without progress; the last: {reason}")
         requeued = False
     else:
         requeued = _requeue(session, job, reason, lost_pod=True)
@@ -265,9 +265,12 @@ def _fail(session: Session, job: Job, reason: str) -> None:
 
 
 def _pods_lost_since_progress(session: Session, job: Job) -> int:
-    """Requeues for a lost pod since the job's newest checkpoint."""
-    since = session.scalar(select(Checkpoint.created_at).where(Checkpoint.job_id == job.id)
-                           .order_by(Checkpoint.created_at.desc()).limit(1))
+    """Requeues for a lost pod since the job's newest checkpoint (a captioning job's: its newest
+    progress event, since it stores each image's captions as it goes)."""
+    since = session.scalar(select(JobEvent.created_at).where(JobEvent.job_id == job.id, JobEvent.type == "progress")
+                           .order_by(JobEvent.created_at.desc()).limit(1)) if job.type == auto_captions.JOB_TYPE \
+        else session.scalar(select(Checkpoint.created_at).where(Checkpoint.job_id == job.id)
+                            .order_by(Checkpoint.created_at.desc()).limit(1))
     query = select(JobEvent.payload).where(JobEvent.job_id == job.id, JobEvent.type == "status")
     if since is not None:
         query = query.where(JobEvent.created_at > since)

@@ -49,11 +49,12 @@ def scored_set(root: Path) -> TrainingData:
     """Two images, each with two scored captions (the first's also with a user caption)."""
     for i in range(2):
         save_image(root / "set" / f"{i}.png", RES, RES, seed=i)
+    two = [("a blue circle", 30.0), ("a red circle", 27.0)], [("a ring", 20.0), ("a hoop", 20.0)]
     write_metadata(root / "set", [
-        {"file_name": "0.png", "text": "", "captions": [{"source": "tiny", "text": "a blue circle", "score": 30.0},
-                                                        {"source": "blip", "text": "a red circle", "score": 27.0}]},
-        {"file_name": "1.png", "text": "", "captions": [{"source": "tiny", "text": "a ring", "score": 20.0},
-                                                        {"source": "blip", "text": "a hoop", "score": 20.0}]}])
+        {"file_name": f"{i}.png", "text": "", "scored_captions": [
+            {"source": source, "text": text, "score": score} for source, (text, score) in zip(("tiny", "blip"), pair,
+                                                                                            strict=True)]}
+        for i, pair in enumerate(two)])
     records = read_image_folder(root / "set")
     choices = [caption_choices(r.caption, r.scored, choice="weighted", temperature=0.1) for r in records]
     latents = build_latent_cache(records, RES, FakeVAE(), root / "cache", flip=False, key="vae@1")

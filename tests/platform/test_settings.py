@@ -102,3 +102,14 @@ def test_every_setting_is_read_by_the_code() -> None:
     read_as_attribute = {name for name in Settings.model_fields if re.search(rf"\.{name}\b", code)}
     read_per_kind = {f"max_{kind}_per_tenant" for kind in tenant_caps.Kind}  # tenant_caps.limit
     assert set(Settings.model_fields) - read_as_attribute - read_per_kind == set()
+
+
+def test_the_built_in_captioner_is_a_default_only_in_embedded_mode() -> None:
+    """It reads sana-tiny's scenes only: a cluster's photos are never captioned with it unasked."""
+    embedded = Settings.model_construct(mode=Mode.EMBEDDED, default_captioner=None, default_scorer=None)
+    assert (embedded.effective_default_captioner, embedded.effective_default_scorer) == (
+        "sana-tiny-captioner", "sana-tiny-scorer")
+    cluster = Settings.model_construct(mode=Mode.CLUSTER, default_captioner=None, default_scorer=None)
+    assert (cluster.effective_default_captioner, cluster.effective_default_scorer) == (None, None)
+    chosen = Settings.model_construct(mode=Mode.CLUSTER, default_captioner="blip", default_scorer="clip")
+    assert (chosen.effective_default_captioner, chosen.effective_default_scorer) == ("blip", "clip")

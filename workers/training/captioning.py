@@ -20,7 +20,8 @@ def write_caption_spec(context: RunContext, workspace: Workspace, path: Path) ->
     hp = context.hyperparameters
     captioners = hp["captioners"]
     with session_scope() as session:
-        skip = auto_captions.done_by(session, job_id=context.job_id, sources=[c["source"] for c in captioners])
+        skip = auto_captions.done_by(session, job_id=context.job_id, sources=[c["source"] for c in captioners],
+                                     scored=bool(hp.get("scorer")))
     spec = {"data_dir": str(workspace.data_dir), "captioners": [_ref(c, workspace) for c in captioners],
             "scorer": _ref(hp["scorer"], workspace) if hp.get("scorer") else None, "skip": skip}
     path.write_text(json.dumps(spec, indent=2))

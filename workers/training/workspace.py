@@ -19,6 +19,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from sanacloud.model.metadata_jsonl import SCORED_KEY
 from sanacloud.model.train import checkpoints
 from sanacloud.platform.jobs.lifecycle import DatasetImage, RunContext
 from sanacloud.platform.storage import ObjectStore, keys
@@ -133,7 +134,7 @@ def download_dataset(store: ObjectStore, images: tuple[DatasetImage, ...], folde
             raise CorruptObject(f"dataset image {image.name!r} changed in storage (SHA-256 mismatch)")
         line: dict[str, object] = {"file_name": image.name, "text": image.caption}
         if image.scored:
-            line["captions"] = [{"source": source, "text": text, "score": score}
+            line[SCORED_KEY] = [{"source": source, "text": text, "score": score}
                                 for source, text, score in image.scored]
         lines.append(json.dumps(line))
     (folder / "metadata.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")

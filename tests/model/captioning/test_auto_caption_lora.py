@@ -1,6 +1,6 @@
 """Auto-captions teach as well as true ones: a LoRA trained on the pink scenes captioned by the
-built-in captioner (through the captioning child's events, stored as metadata.jsonl's scored
-"captions", no user caption) learns pink as well as one trained on the true captions.
+built-in captioner (through the captioning child's events, stored as metadata.jsonl's
+"scored_captions", no user caption) learns pink as well as one trained on the true captions.
 
 As tests/model/test_finetune_proof.py, with fewer steps (each training must stay cheap)."""
 
@@ -43,7 +43,7 @@ def auto_captioned(truth: Path, folder: Path, capsys: pytest.CaptureFixture[str]
     captioning.run(spec)
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     results: list[dict[str, Any]] = [e for e in events if e["type"] == "captions"]
-    lines = [json.dumps({"file_name": e["file"], "text": "", "captions": e["captions"]}) for e in results]
+    lines = [json.dumps({"file_name": e["file"], "text": "", "scored_captions": e["captions"]}) for e in results]
     (folder / "metadata.jsonl").write_text("".join(line + "\n" for line in lines))
     rows = map(json.loads, (truth / "metadata.jsonl").read_text().splitlines())
     true = {row["file_name"]: row["text"] for row in rows}

@@ -361,7 +361,7 @@ def test_pods_lost_again_and_again_without_progress_fail_the_job(client: TestCli
         expected = "failed" if attempt == 3 else "admitted"
         assert get_job(client, tenant, job_id)["status"] == expected, attempt
     job = get_job(client, tenant, job_id)
-    assert "lost 3 times in a row without a new checkpoint" in job["error"] and "ephemeral-storage" in job["error"]
+    assert "lost 3 times in a row without progress" in job["error"] and "ephemeral-storage" in job["error"]
 
 
 def test_a_job_the_cluster_refuses_to_create_fails_saying_why(client: TestClient, tenant: TenantCtx, kube: KubeApi,
