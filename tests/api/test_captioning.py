@@ -148,3 +148,38 @@ def test_prior_preservation_takes_only_your_own_class_dataset(
                                   attempt=session.get_one(Job, job.json()["id"]).attempt)
     assert claimed is not None and [image.name for image in claimed.class_images] == [
         "dog-0.png", "dog-1.png", "dog-2.png"], "the worker downloads the class images"
+
+
+def test_a_dataset_in_use_as_class_images_is_not_deleted(client: TestClient, tenant: TenantCtx) -> None:
+    mine, classes = uncaptioned_dataset(client, tenant), uncaptioned_dataset(client, tenant)
+    job = submit(client, tenant, lora(mine, prior={"class_prompt": "a photo of a dog", "class_dataset_id": classes}))
+    refused = client.delete(f"/v1/datasets/{classes}", headers=tenant.headers)
+    assert refused.status_code == 409 and job.json()["id"] in refused.text, refused.text
+
+
+def test_one_captioning_job_per_dataset_at_a_time_and_endpoints_serve_no_captioner(
+        client: TestClient, tenant: TenantCtx) -> None:
+    dataset_id = uncaptioned_dataset(client, tenant)
+    first = caption(client, tenant, dataset_id)
+    again = caption(client, tenant, dataset_id)
+    assert again.status_code == 409 and first.json()["id"] in again.text, again.text
+    captioner = next(c for c in client.get("/v1/captioners", headers=tenant.headers).json()
+                     if c["name"] == "sana-tiny-captioner")
+    endpoint = client.post("/v1/endpoints", json={"name": "x", "model": captioner["id"]}, headers=tenant.headers)
+    assert endpoint.status_code == 404, endpoint.text
+
+
+def test_an_unscored_run_keeps_the_scores_captions_already_have(client: TestClient, tenant: TenantCtx) -> None:
+    dataset_id = uncaptioned_dataset(client, tenant)
+    for score in (80.0, None):
+        job = caption(client, tenant, dataset_id).json()
+        start(job["id"])
+        with session_scope() as session:
+            auto_captions.record(session, job_id=job["id"], dataset_id=dataset_id, tenant_id=tenant.id,
+                                 scorer=None if score is None else "sana-tiny-scorer", results=[
+                                     {"file": "dog-0.png", "captions": [{"source": "sana-tiny-captioner",
+                                                                         "text": "a red circle", "score": score}]}])
+        end(job["id"])
+    (written,) = [c for f in client.get(f"/v1/datasets/{dataset_id}/files", headers=tenant.headers).json()["items"]
+                  for c in f["captions"]]
+    assert (written["score"], written["scorer"]) == (80.0, "sana-tiny-scorer")
