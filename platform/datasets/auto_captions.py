@@ -44,10 +44,13 @@ def record(session: Session, *, job_id: str, dataset_id: str, tenant_id: str, sc
             row.scorer = scorer if caption.get("score") is not None else None
 
 
-def by_file(session: Session, file_ids: list[str]) -> dict[str, list[DatasetCaption]]:
-    """Each file's captions, user first, then by source."""
+def by_file(session: Session, file_ids: list[str] | None = None, *,
+            dataset_id: str | None = None) -> dict[str, list[DatasetCaption]]:
+    """Each file's captions (of these files, or of a whole dataset), user first, then by source."""
     found: dict[str, list[DatasetCaption]] = defaultdict(list)
-    rows = session.scalars(select(DatasetCaption).where(DatasetCaption.file_id.in_(file_ids))
+    which = DatasetCaption.dataset_id == dataset_id if dataset_id is not None else DatasetCaption.file_id.in_(
+        file_ids or [])
+    rows = session.scalars(select(DatasetCaption).where(which)
                            .order_by(DatasetCaption.file_id, DatasetCaption.source != USER, DatasetCaption.source))
     for row in rows:
         found[row.file_id].append(row)

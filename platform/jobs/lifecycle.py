@@ -120,7 +120,7 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
     pool = session.get_one(GpuPool, job.pool_id)
     files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset.id)
                             .order_by(DatasetFile.name)).all()
-    scored = auto_captions.by_file(session, [f.id for f in files])
+    scored = auto_captions.by_file(session, dataset_id=dataset.id)
     prior = job.hyperparameters.get("prior") or {}
     class_files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == prior["class_dataset_id"],
                                                             DatasetFile.tenant_id == job.tenant_id)
