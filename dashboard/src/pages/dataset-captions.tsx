@@ -54,7 +54,7 @@ export function AutoCaptions({ captions }: { captions: CaptionOut[] }) {
     <ul class="auto-captions">
       {written.map((caption) => (
         <li data-source={caption.source} title={`by ${caption.source}`}>
-          {caption.text || <i>nothing seen</i>}
+          {caption.text}
           {caption.score !== null && <span class="hint"> · {caption.score.toFixed(0)}</span>}
         </li>
       ))}
