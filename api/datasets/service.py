@@ -20,6 +20,7 @@ from sanacloud.platform.db.hooks import on_commit, on_rollback
 from sanacloud.platform.db.models import Dataset, DatasetCaption, DatasetFile, Job
 from sanacloud.platform.db.scoped import get_owned
 from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
+from sanacloud.platform.jobs import lifecycle
 from sanacloud.platform.jobs.status import TERMINAL
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore, keys
@@ -56,10 +57,10 @@ def update(session: Session, *, actor: TenantPrincipal, dataset_id: str, body: s
 
 def delete(session: Session, store: ObjectStore, *, actor: TenantPrincipal, dataset_id: str) -> None:
     dataset = get(session, actor=actor, dataset_id=dataset_id, for_update=True)
-    unfinished = session.execute(select(Job.id, Job.dataset_id, Job.hyperparameters).where(
+    unfinished = session.execute(select(Job.id, Job.dataset_id, Job.requested).where(
         Job.tenant_id == actor.tenant_id, Job.status.not_in(TERMINAL))).all()
-    active = [job_id for job_id, trained_on, hp in unfinished
-              if dataset.id in (trained_on, (hp.get("prior") or {}).get("class_dataset_id"))]
+    active = [job_id for job_id, trained_on, requested in unfinished
+              if dataset.id in (trained_on, lifecycle.class_dataset_id(requested))]
     if active:
         raise Conflict(f"dataset {dataset.id!r} is used by unfinished jobs {', '.join(active)}; cancel them first")
     session.delete(dataset)

@@ -63,7 +63,8 @@ def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, 
         "trigger": hp.trigger,
         "caption_choice": hp.caption_choice,
         "caption_temperature": hp.caption_temperature,
-        "prior": hp.prior.model_dump() if hp.prior else None,
+        # the trainer's part; the class dataset stays in `requested` (lifecycle.class_dataset_id)
+        "prior": hp.prior.model_dump(exclude={"class_dataset_id"}) if hp.prior else None,
         "ema_decay": hp.ema_decay,
         "gradient_checkpointing": hp.gradient_checkpointing,
     }

@@ -121,10 +121,10 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
     files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset.id)
                             .order_by(DatasetFile.name)).all()
     scored = auto_captions.by_file(session, dataset_id=dataset.id)
-    prior = job.hyperparameters.get("prior") or {}
-    class_files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == prior["class_dataset_id"],
+    classes = class_dataset_id(job.requested)
+    class_files = session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == classes,
                                                             DatasetFile.tenant_id == job.tenant_id)
-                                  .order_by(DatasetFile.name)).all() if prior.get("class_dataset_id") else []
+                                  .order_by(DatasetFile.name)).all() if classes else []
     newest = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id)
                             .order_by(Checkpoint.step.desc()).limit(1))
     job.step = newest.step if newest else 0  # where this attempt starts
@@ -136,6 +136,13 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
         class_images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256) for f in class_files),
         base_model_id=base.id, base_family=base.family, base_uri=base.uri,
         resume_from=(newest.step, newest.object_prefix) if newest else None)
+
+
+def class_dataset_id(requested: dict[str, Any]) -> str | None:
+    """The dataset of class images a job's request names for prior preservation, if any."""
+    prior = (requested.get("hyperparameters") or {}).get("prior") or {}
+    found = prior.get("class_dataset_id")
+    return found if isinstance(found, str) else None
 
 
 def heartbeat(session: Session, *, job_id: str, attempt: int, step: int) -> Signal:

@@ -142,7 +142,7 @@ def test_prior_preservation_takes_only_your_own_class_dataset(
                                                    "num_class_images": 5}))
     assert job.status_code == 201, job.text
     assert get_job(client, tenant, job.json()["id"])["hyperparameters"]["prior"] == {
-        "class_prompt": "a photo of a dog", "class_dataset_id": classes, "num_class_images": 5, "loss_weight": 1.0}
+        "class_prompt": "a photo of a dog", "num_class_images": 5, "loss_weight": 1.0}, "the trainer's part"
     with session_scope() as session:
         claimed = lifecycle.claim(session, job_id=job.json()["id"], worker="w:1",
                                   attempt=session.get_one(Job, job.json()["id"]).attempt)

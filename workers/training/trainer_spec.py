@@ -13,7 +13,7 @@ LOCAL_CHECKPOINTS = 2
 
 def trainer_spec(context: RunContext, workspace: Workspace) -> TrainSpec:
     """Every resolved hyperparameter (api/jobs/hyperparameters.py) is a TrainSpec field of the same
-    name (prior preservation's class dataset becomes the folder it was downloaded to); the worker adds
+    name (prior preservation's gains the folder its class dataset was downloaded to); the worker adds
     its paths and how often to log."""
     hp = dict(context.hyperparameters)
     prior = hp.pop("prior", None)
@@ -25,6 +25,5 @@ def trainer_spec(context: RunContext, workspace: Workspace) -> TrainSpec:
 
 
 def _prior(prior: dict[str, object], workspace: Workspace) -> PriorSpec:
-    fields = {k: v for k, v in prior.items() if k != "class_dataset_id"}
     uploaded = workspace.class_data_dir if workspace.class_data_dir.is_dir() else None
-    return PriorSpec.model_validate({**fields, "class_data_dir": uploaded})
+    return PriorSpec.model_validate({**prior, "class_data_dir": uploaded})
