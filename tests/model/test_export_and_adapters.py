@@ -1,4 +1,5 @@
-"""Exports load back through diffusers with the same outputs; adapters switch on one loaded base."""
+"""Exports load back through diffusers with the same outputs; adapters switch on one loaded base, merged
+into its weights without ever drifting from them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 from diffusers import SanaPipeline, SanaTransformer2DModel
+from peft import LoraConfig
+from peft.tuners.lora import LoraLayer
 from safetensors.torch import load_file
 
 from sanacloud.model.components import load
@@ -91,3 +94,52 @@ def test_adapters_switch_and_unload_without_reloading_the_base(random_tiny: Path
     assert adapters.active is None and adapters.loaded == {"one"}
     torch.testing.assert_close(transformer_output(sana.transformer), bare)
     assert pipe.transformer is sana.transformer  # the same loaded base all along
+
+
+def test_a_served_adapter_is_merged_into_a_plain_transformer(random_tiny: Path, tmp_path: Path) -> None:
+    path = export_lora(randomized_lora(random_tiny, seed=1, alpha=16.0), tmp_path / "one")
+    sana = load(random_tiny, TINY)
+    layers_before = [type(module) for module in sana.transformer.modules()]
+    adapters = Adapters(make_pipeline(sana))
+    adapters.load("one", path)
+    adapters.activate("one")
+    # The very modules of the bare base, so an adapter step costs what a base step costs.
+    assert [type(module) for module in sana.transformer.modules()] == layers_before
+    assert not any(isinstance(module, LoraLayer) for module in sana.transformer.modules())
+
+
+def test_many_switches_leave_the_base_weights_bit_for_bit(random_tiny: Path, tmp_path: Path) -> None:
+    paths = {name: export_lora(randomized_lora(random_tiny, seed, alpha), tmp_path / name)
+             for name, seed, alpha in (("one", 1, 16.0), ("two", 2, 2.0))}
+    sana = load(random_tiny, TINY)
+    original = {key: value.clone() for key, value in sana.transformer.state_dict().items()}
+    adapters = Adapters(make_pipeline(sana))
+    for name, path in paths.items():
+        adapters.load(name, path)
+    first = {}
+    for name in ("one", "two"):
+        adapters.activate(name)
+        first[name] = transformer_output(sana.transformer)
+    for switch in range(200):
+        adapters.activate(("one", "two", None)[switch % 3])
+    for name in ("one", "two"):
+        adapters.activate(name)
+        torch.testing.assert_close(transformer_output(sana.transformer), first[name], rtol=0, atol=0)
+    adapters.activate(None)
+    for key, value in sana.transformer.state_dict().items():
+        assert torch.equal(value, original[key]), key
+
+
+def test_an_adapter_that_cannot_be_merged_is_refused_and_changes_nothing(random_tiny: Path, tmp_path: Path) -> None:
+    transformer = load(random_tiny, TINY).transformer
+    transformer.add_adapter(LoraConfig(r=4, target_modules=r".*\.attn1\.to_q$", lora_bias=True))
+    SanaPipeline.save_lora_weights(tmp_path, transformer_lora_layers=lora_state_dict(transformer),
+                                   weight_name="biased.safetensors")
+    sana = load(random_tiny, TINY)
+    bare = transformer_output(sana.transformer)
+    adapters = Adapters(make_pipeline(sana))
+    with pytest.raises(ValueError, match=r"attn1\.to_q is not a plain LoRA"):
+        adapters.load("biased", tmp_path / "biased.safetensors")
+    assert adapters.loaded == set()
+    assert not any(isinstance(module, LoraLayer) for module in sana.transformer.modules())
+    torch.testing.assert_close(transformer_output(sana.transformer), bare, rtol=0, atol=0)
