@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(default=900.0, gt=0, description="a generation not finished by then fails")
     inference_max_batch: int = Field(default=8, ge=1, description="images sampled together in one batch")
     inference_max_adapters: int = Field(default=8, ge=1, description="LoRA adapters kept per loaded base")
+    inference_compile: Literal["auto", "on", "off"] = Field(
+        default="auto", description="torch.compile served models (CUDA graphs on GPU), warmed up before an endpoint "
+                                    "is ready; auto: on GPU only")
     default_captioner: str | None = Field(
         default=None, description="the captioner a captioning job uses when it names none; embedded mode: "
                                   "the built-in sana-tiny-captioner (for sana-tiny's scenes only)")

@@ -4,7 +4,8 @@ Bases are loaded once and shared: every LoRA endpoint on a base is an adapter on
 loaded transformer, switched per request (an LRU of `max_adapters` adapters per base). A full
 fine-tune is the base's folder with its own transformer, held on its own. At most `max_models`
 bases and full fine-tunes are held; the least recently used goes first. `release` lets models
-go once no endpoint needs them (scale to zero).
+go once no endpoint needs them (scale to zero). Each loaded model is prepared for serving (and,
+with `compile`, compiled and warmed up) before `acquire` returns it: model/sampling/serving.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sanacloud.model.components import DTYPES, Sana, load
 from sanacloud.model.registry import REGISTRY
 from sanacloud.model.sampling.adapters import Adapters
 from sanacloud.model.sampling.generate import make_pipeline
+from sanacloud.model.sampling.serving import CompileSetting, compiles, prepare, warm_up
 from sanacloud.model.train.checkpoint_layout import TRANSFORMER_DIR
 from sanacloud.platform.serving.generations import ServedModel
 from sanacloud.platform.storage import ObjectStore
@@ -33,23 +35,29 @@ class Held:
     sana: Sana
     adapters: Adapters | None = None  # bases only
     lru: OrderedDict[str, None] = field(default_factory=OrderedDict)  # adapter model ids, oldest first
+    warm_up_s: float = 0.0
 
 
 class ModelCache:
-    def __init__(self, store: ObjectStore, work_dir: Path, *, max_adapters: int = 8, max_models: int = 2) -> None:
+    def __init__(self, store: ObjectStore, work_dir: Path, *, max_adapters: int = 8, max_models: int = 2,
+                 compile: CompileSetting = "off") -> None:
         self.store, self.work_dir = store, work_dir
-        self.max_adapters, self.max_models = max_adapters, max_models
+        self.max_adapters, self.max_models, self.compile = max_adapters, max_models, compile
         self.lock = threading.RLock()  # one request at a time uses the models; release waits for it
         self.held: OrderedDict[str, Held] = OrderedDict()  # base model id or full model id
         self.loads: Counter[str] = Counter()  # how often each was loaded: a base shared by endpoints loads once
 
     def acquire(self, served: ServedModel) -> tuple[Sana, dict[str, float]]:
-        """The model ready to sample (adapter switched); with the seconds it took to load and swap."""
-        costs = {"load_s": 0.0, "adapter_s": 0.0}
+        """The model ready to sample (adapter switched); with the seconds it took to load (of which the
+        warm-up of a compiled model) and to switch adapters."""
+        costs = {"load_s": 0.0, "warm_up_s": 0.0, "adapter_s": 0.0}
         key = served.model_id if served.kind == "full" else served.base_model_id
         with self.lock:
             started = time.perf_counter()
-            held = self.held.get(key) or self._load(key, served)
+            held = self.held.get(key)
+            if held is None:
+                held = self._load(key, served)
+                costs["warm_up_s"] = round(held.warm_up_s, 4)
             self.held.move_to_end(key)
             costs["load_s"] = round(time.perf_counter() - started, 4)
             if held.adapters is not None:
@@ -91,9 +99,10 @@ class ModelCache:
         if served.kind == "full":
             folder = model_folder(served.uri, served.model_id, self.store, self.work_dir) / TRANSFORMER_DIR
             sana.transformer = SanaTransformer2DModel.from_pretrained(folder, torch_dtype=dtype).to(device).eval()
-            held = Held(sana)
-        else:
-            held = Held(sana, adapters=Adapters(make_pipeline(sana)))
+        compiled = compiles(self.compile, torch.device(device))
+        prepare(sana, compiled=compiled)
+        held = Held(sana, adapters=Adapters(make_pipeline(sana)) if served.kind != "full" else None,
+                    warm_up_s=warm_up(sana) if compiled else 0.0)
         self.held[key] = held
         self.loads[key] += 1
         return held

@@ -44,7 +44,10 @@ def worker_name() -> str:
 @lru_cache
 def model_cache() -> ModelCache:
     settings = get_settings()
-    return ModelCache(get_object_store(), settings.effective_work_dir, max_adapters=settings.inference_max_adapters)
+    if settings.inference_compile != "off":  # compiled artefacts outlive the process (model/sampling/serving.py)
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(settings.effective_work_dir / "torch-compile"))
+    return ModelCache(get_object_store(), settings.effective_work_dir, max_adapters=settings.inference_max_adapters,
+                      compile=settings.inference_compile)
 
 
 @worker_ready.connect
