@@ -10,7 +10,6 @@ around it, and SanaPipeline called directly, so the ratio shows what our code ad
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from jsonl import emit  # bench/jsonl.py, beside this file
 
 from sanacloud.model import flow
 from sanacloud.model.components import load
@@ -28,14 +28,6 @@ from sanacloud.model.train.lora import add_lora
 from sanacloud.model.train.spec import LoraSpec
 
 SPEC = REGISTRY["sana-tiny"]
-
-
-def emit(**fields: object) -> None:
-    line = json.dumps(fields)
-    print(line, flush=True)
-    if os.environ.get("OUT"):
-        with open(Path(os.environ["OUT"]) / "results.jsonl", "a") as out:
-            out.write(line + "\n")
 
 
 def seconds(fn: Callable[[], object], warm: int = 2, iters: int = 5) -> float:
