@@ -6,8 +6,8 @@ extra matmuls per layer and doubled an adapter image's time). Fusing never chang
 place: the first adapter on a layer keeps a copy of its base weight, and every switch recomputes
 the layer from that copy (one `addmm` per layer, or a copy back for the bare base), so a thousand
 switches leave the base bit for bit as loaded. The price is that copy: one extra set of the
-targeted weights in memory, whatever the number of adapters (each adapter itself is only its
-rank-r factors).
+targeted weights in memory while any adapter is loaded, whatever their number (each adapter
+itself is only its rank-r factors).
 
 Files are read by diffusers' own loader (every format it reads, with its scaling rules); the
 factors are taken from the PEFT layers it builds, and the layers are removed again at once, so
@@ -81,6 +81,9 @@ class Adapters:
         if self.active == name:
             self.activate(None)
         del self.factors[name]
+        still_targeted = {layer for factors in self.factors.values() for layer in factors}
+        for layer in set(self.base_weights) - still_targeted:  # it holds its base weight again
+            del self.base_weights[layer]
 
 
 def _weight(module: torch.nn.Module) -> torch.Tensor:

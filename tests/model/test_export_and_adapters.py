@@ -93,6 +93,9 @@ def test_adapters_switch_and_unload_without_reloading_the_base(random_tiny: Path
     adapters.unload("two")
     assert adapters.active is None and adapters.loaded == {"one"}
     torch.testing.assert_close(transformer_output(sana.transformer), bare)
+    adapters.unload("one")
+    assert adapters.base_weights == {}  # the kept copies go with the last adapter
+    torch.testing.assert_close(transformer_output(sana.transformer), bare, rtol=0, atol=0)
     assert pipe.transformer is sana.transformer  # the same loaded base all along
 
 
