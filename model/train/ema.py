@@ -16,8 +16,8 @@ class Ema:
 
     @torch.no_grad()
     def update(self) -> None:
-        for shadow, param in zip(self.shadow, self.params, strict=True):
-            shadow.lerp_(param.detach().float(), 1 - self.decay)
+        # One multi-tensor lerp (a few kernels on a GPU, not one per parameter).
+        torch._foreach_lerp_(self.shadow, [p.detach().float() for p in self.params], 1 - self.decay)
 
     @contextmanager
     def swapped(self) -> Iterator[None]:

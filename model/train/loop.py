@@ -8,10 +8,14 @@ class images; the loss is instance MSE + loss_weight * class MSE, and both data 
 Stops cleanly on SIGTERM: finishes the current step, writes a checkpoint (without samples, unless
 one was due anyway: rendering them can outlast the stop's grace on a busy machine), emits
 `stopped`. (A platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
+
+A step reads nothing back from the device: losses and the grad norm stay tensors until a step that
+logs (`log_every`) or checkpoints, so a GPU runs ahead of the Python that feeds it.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -23,6 +27,7 @@ from typing import NamedTuple
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from diffusers import SanaTransformer2DModel
 
 from sanacloud.model import flow
 from sanacloud.model.captions import caption_choices
@@ -33,7 +38,7 @@ from sanacloud.model.data.training import TrainingBatch, TrainingData
 from sanacloud.model.registry import get_spec
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.encoders import encoders
-from sanacloud.model.train.engine import Engine, PlainEngine
+from sanacloud.model.train.engine import AUTOCAST, Engine, PlainEngine, allow_fast_cuda_math
 from sanacloud.model.train.events import emit, is_main_process
 from sanacloud.model.train.lora import add_lora
 from sanacloud.model.train.prior import class_data
@@ -61,6 +66,9 @@ def run(spec: TrainSpec) -> None:
     stop = StopRequested()
     device = pick_device()
     model_spec = get_spec(spec.model)
+    spec = spec.for_device(device.type, model_spec.dtype)
+    if device.type == "cuda":
+        allow_fast_cuda_math()
     if spec.type == "full":
         from sanacloud.model.train.zero import init_distributed
 
@@ -71,42 +79,87 @@ def run(spec: TrainSpec) -> None:
     data = _training_data(spec, sana, device, world)
     prior = _prior_data(spec, sana, device, world)
 
-    params = _trainable(spec, sana)
-    engine = _engine(spec, sana, params, device)
+    params, engine = trainer_engine(spec, sana.transformer, device)
     ema = Ema(params, spec.ema_decay) if spec.ema_decay else None
     noise = torch.Generator(device=device).manual_seed(spec.seed * 1000 + rank)
     step = restore(spec, sana, engine, data, ema, noise, prior)
     emit("start", step=step, steps=spec.steps, model=spec.model, job_type=spec.type, world_size=world,
-         images=len(data.records), trainable_params=sum(_numel(p) for p in params), device=str(device))
+         images=len(data.records), trainable_params=sum(_numel(p) for p in params), device=str(device),
+         mixed_precision=spec.mixed_precision, compile=spec.compile)  # as decided for the device
 
-    batches = iter(data)
-    class_batches = iter(prior) if prior is not None else None
+    micro_batches = _micro_batches(data, prior, rank, world, device)
+    timer = StepTimer()
     while step < spec.steps:
-        started = time.perf_counter()
-        losses = []
-        for _ in range(spec.gradient_accumulation_steps):
-            instance = _on_device(next(batches), rank, world, device)
-            classes = _on_device(next(class_batches), rank, world, device) if class_batches else None
-            losses.append(_loss(engine, instance, classes, spec, model_spec.flow_shift, noise))
-        grad_norm = engine.step()
+        timer.start()
+        losses, grad_norm = optimizer_step(engine, spec, model_spec.flow_shift, noise, micro_batches)
         if ema is not None:
             ema.update()
         step += 1
         if step % spec.log_every == 0 or step == spec.steps:
+            fields = {"loss": _mean([loss.total for loss in losses]), "lr": engine.lr(),
+                      "grad_norm": round(float(grad_norm), 6), **_prior_fields(losses)}  # reading them syncs
             samples = spec.batch_size * world * spec.gradient_accumulation_steps
-            emit("step", step=step, loss=_mean([loss.total for loss in losses]), lr=engine.lr(),
-                 grad_norm=round(grad_norm, 6), samples_per_s=round(samples / (time.perf_counter() - started), 3),
-                 memory_mb=_memory_mb(device), **_prior_fields(losses))
+            emit("step", step=step, **fields, samples_per_s=round(samples / timer.seconds_per_step(), 3),
+                 memory_mb=_memory_mb(device))
         due = spec.checkpoint_interval and step % spec.checkpoint_interval == 0
         scheduled = bool(due) or step == spec.steps
         stopping = _any_rank(stop.requested, world, device)
         if scheduled or stopping:
-            save_checkpoint(spec, sana, engine, data, ema, noise, step, losses[-1].total, with_samples=scheduled,
+            save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1].total), with_samples=scheduled,
                             prior_data=prior)
         if stopping and step < spec.steps:
             emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return
     emit("done", step=step)
+
+
+class StepTimer:
+    """Seconds per step over the steps since the last reading (what ran between a reading and the
+    next step, a checkpoint say, is not counted). Read it after a host sync, or it times only the
+    queueing of GPU work."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.steps = 0
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+        self.steps += 1
+
+    def seconds_per_step(self) -> float:
+        assert self.started is not None, "start() a step first"
+        seconds = (time.perf_counter() - self.started) / self.steps
+        self.started, self.steps = None, 0
+        return seconds
+
+
+def trainer_engine(spec: TrainSpec, transformer: SanaTransformer2DModel,
+                   device: torch.device) -> tuple[list[torch.nn.Parameter], Engine]:
+    """The trained parameters (an adapter's, or all) and the engine that steps them; `spec` decided
+    for the device (TrainSpec.for_device). The benchmark (bench/training.py) builds its runs here."""
+    params = _trainable(spec, transformer)
+    return params, _engine(spec, transformer, params, device)
+
+
+MicroBatch = tuple[TrainingBatch, TrainingBatch | None]  # instances; class images (prior preservation)
+
+
+def optimizer_step(engine: Engine, spec: TrainSpec, default_shift: float, noise: torch.Generator,
+                   micro_batches: Iterator[MicroBatch]) -> tuple[list[Loss], torch.Tensor | float]:
+    """Forward and backward over `gradient_accumulation_steps` micro-batches, then one optimizer
+    step; returns each micro-batch's loss and the grad norm, unread (tensors on the device)."""
+    losses = [_loss(engine, instance, classes, spec, default_shift, noise)
+              for instance, classes in itertools.islice(micro_batches, spec.gradient_accumulation_steps)]
+    return losses, engine.step()
+
+
+def _micro_batches(data: TrainingData, prior: TrainingData | None, rank: int, world: int,
+                   device: torch.device) -> Iterator[MicroBatch]:
+    class_batches = iter(prior) if prior is not None else None
+    for batch in data:
+        instance = _on_device(batch, rank, world, device)
+        yield instance, _on_device(next(class_batches), rank, world, device) if class_batches else None
 
 
 def _any_rank(requested: bool, world: int, device: torch.device) -> bool:
@@ -176,23 +229,27 @@ def _fingerprint(model_path: Path) -> str:
     return ",".join(f"{f.relative_to(model_path)}:{f.stat().st_size}:{int(f.stat().st_mtime)}" for f in files)
 
 
-def _trainable(spec: TrainSpec, sana: Sana) -> list[torch.nn.Parameter]:
-    transformer = sana.transformer
+def _trainable(spec: TrainSpec, transformer: SanaTransformer2DModel) -> list[torch.nn.Parameter]:
     transformer.train()
     if spec.gradient_checkpointing:
         transformer.enable_gradient_checkpointing()
     if spec.type == "lora":
+        if spec.mixed_precision in AUTOCAST:
+            # The frozen base is never updated, so it needs no fp32 copy; held in the autocast dtype it
+            # is not cast again in every layer of every step (diffusers' LoRA scripts do the same).
+            transformer.to(AUTOCAST[spec.mixed_precision])
         return add_lora(transformer, spec.lora)
     transformer.requires_grad_(True)
     return list(transformer.parameters())
 
 
-def _engine(spec: TrainSpec, sana: Sana, params: list[torch.nn.Parameter], device: torch.device) -> Engine:
+def _engine(spec: TrainSpec, transformer: torch.nn.Module, params: list[torch.nn.Parameter],
+            device: torch.device) -> Engine:
     if spec.type == "full":
         from sanacloud.model.train.zero import ZeroEngine
 
-        return ZeroEngine(sana.transformer, params, spec, device)
-    return PlainEngine(sana.transformer, params, spec, device)
+        return ZeroEngine(transformer, params, spec, device)
+    return PlainEngine(transformer, params, spec, device)
 
 
 def _shard(batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torch.Tensor, ...]:
@@ -209,9 +266,11 @@ def _on_device(batch: TrainingBatch, rank: int, world: int, device: torch.device
 
 
 class Loss(NamedTuple):
-    total: float  # instance + loss_weight * prior: what is minimised
-    instance: float
-    prior: float | None  # the class images' MSE, with prior preservation
+    """A micro-batch's losses, detached and still on the device."""
+
+    total: torch.Tensor  # instance + loss_weight * prior: what is minimised
+    instance: torch.Tensor
+    prior: torch.Tensor | None  # the class images' MSE, with prior preservation
 
 
 def _loss(engine: Engine, instance: TrainingBatch, classes: TrainingBatch | None, spec: TrainSpec,
@@ -222,8 +281,7 @@ def _loss(engine: Engine, instance: TrainingBatch, classes: TrainingBatch | None
     errors = _errors(engine, batches, spec.flow_shift or default_shift, spec, generator)
     loss = errors[0] if classes is None else errors[0] + _prior_weight(spec) * errors[1]
     engine.backward(loss)
-    return Loss(float(loss.detach()), float(errors[0].detach()),
-                float(errors[1].detach()) if classes is not None else None)
+    return Loss(loss.detach(), errors[0].detach(), errors[1].detach() if classes is not None else None)
 
 
 def _errors(engine: Engine, batches: list[TrainingBatch], shift: float, spec: TrainSpec,
@@ -237,7 +295,7 @@ def _errors(engine: Engine, batches: list[TrainingBatch], shift: float, spec: Tr
     sigmas = flow.sample_sigmas(len(x0), shift=shift, mean=spec.logit_mean, std=spec.logit_std, generator=generator,
                                 device=x0.device)
     with engine.autocast():
-        prediction = engine.module(flow.noisy(x0, noise, sigmas),
+        prediction = engine.forward(flow.noisy(x0, noise, sigmas),
                                    encoder_hidden_states=torch.cat([b.text_emb for b in batches]),
                                    encoder_attention_mask=torch.cat([b.text_mask for b in batches]),
                                    timestep=sigmas * flow.TIMESTEP_SCALE, return_dict=False)[0]
@@ -258,8 +316,8 @@ def _prior_fields(losses: list[Loss]) -> dict[str, float]:
     return {"instance_loss": _mean([loss.instance for loss in losses]), "prior_loss": _mean(priors)}
 
 
-def _mean(values: list[float]) -> float:
-    return round(sum(values) / len(values), 6)
+def _mean(values: list[torch.Tensor]) -> float:
+    return round(sum(float(value) for value in values) / len(values), 6)
 
 
 def _numel(param: torch.nn.Parameter) -> int:

@@ -16,6 +16,7 @@ LoraTarget = Literal["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_
 DEFAULT_TARGETS: list[LoraTarget] = ["to_q", "to_k", "to_v", "to_out.0", "conv_inverted", "conv_point"]
 LrScheduler = Literal["constant", "linear", "cosine"]
 Precision = Literal["fp32", "fp16", "bf16"]
+PRECISION_OF_DTYPE: dict[str, Precision] = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 ZeroStage = Literal[2, 3]
 # Which of an image's captions it trains on (its user caption and those captioners wrote, each with
 # a CLIP score): the user's if it has one, else the best-scoring; the best-scoring; or each step's
@@ -54,6 +55,24 @@ class PriorSpec(Strict):
 
 
 class TrainSpec(Strict):
+    """One training run. The knobs for speed, each with a default that suits the device:
+
+    - `mixed_precision`: "auto" is the base checkpoint's dtype on a GPU (the registry's dtype rule:
+      fp16 for the released 1024px checkpoints, with a gradient scaler; bf16 for the 2K/4K ones) and
+      fp32 on a CPU. Master weights (what the optimizer updates) stay fp32; a LoRA run keeps the
+      frozen base in the autocast dtype, as diffusers' LoRA scripts do.
+    - `compile`: `torch.compile` the transformer's training forward. "auto" is on with CUDA and off on
+      a CPU (where compiling costs more than a short run saves), and off under ZeRO-3, whose
+      parameter gathering hooks break compiled graphs. Checkpoints, samples and EMA use the
+      uncompiled module, so they are the same either way.
+    - `gradient_checkpointing`: recompute activations in the backward instead of storing them; it
+      saves memory at the cost of speed (about a third more compute), so it is off unless a batch
+      does not fit.
+
+    On CUDA the trainer also allows TF32 matmuls, uses fused AdamW, and reads values back from the
+    GPU only at logging intervals (`log_every`).
+    """
+
     model: str = Field(description="a registry name, e.g. sana-tiny")
     model_path: Path = Field(description="the base model's diffusers-format folder")
     data_dir: Path = Field(description="images and a metadata.jsonl (file_name, text)")
@@ -84,8 +103,11 @@ class TrainSpec(Strict):
                                        description="weighted: P(caption) ~ score^(1/temperature)")
     prior: PriorSpec | None = None
     flip: bool = False
-    mixed_precision: Precision = "fp32"
-    gradient_checkpointing: bool = False
+    mixed_precision: Precision | Literal["auto"] = Field(
+        default="auto", description="auto: the checkpoint's dtype on a GPU, fp32 on a CPU")
+    gradient_checkpointing: bool = Field(default=False, description="less memory, slower steps")
+    compile: bool | Literal["auto"] = Field(
+        default="auto", description="torch.compile the transformer; auto: on with CUDA except under ZeRO-3")
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
 
     checkpoint_interval: int = Field(default=0, ge=0, description="0: only at the end")
@@ -95,6 +117,18 @@ class TrainSpec(Strict):
     validation_steps: int = Field(default=20, ge=1)
     guidance_scale: float = Field(default=4.5, ge=1)
     log_every: int = Field(default=1, ge=1)
+
+    def for_device(self, device_type: str, checkpoint_dtype: str) -> TrainSpec:
+        """This spec with its "auto" knobs decided for a device ("cuda", "cpu") and a base checkpoint's
+        dtype (the registry's ModelSpec.dtype)."""
+        gpu = device_type == "cuda"
+        precision = self.mixed_precision
+        if precision == "auto":
+            precision = PRECISION_OF_DTYPE[checkpoint_dtype] if gpu else "fp32"
+        compile_ = self.compile
+        if compile_ == "auto":
+            compile_ = gpu and not (self.type == "full" and self.deepspeed.zero_stage == 3)
+        return self.model_copy(update={"mixed_precision": precision, "compile": compile_})
 
     def caption_for(self, caption: str) -> str:
         return training_caption(caption, instance_prompt=self.instance_prompt, trigger=self.trigger)

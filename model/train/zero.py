@@ -1,7 +1,10 @@
 """Full training through DeepSpeed ZeRO (stage 2 or 3), one process or several under torchrun.
 
 On CPU it runs with DS_ACCELERATOR=cpu and the gloo backend, which is how the tests exercise it.
-The optimizer and LR schedule are ours (torch AdamW + the spec's schedule), handed to DeepSpeed.
+The optimizer and LR schedule are ours (torch AdamW, fused on CUDA, + the spec's schedule), handed
+to DeepSpeed. With fp16/bf16 DeepSpeed holds the module in that dtype (fp32 master weights in the
+optimizer); the forward runs under autocast, which casts the fp32 latents and text embeddings the
+loop feeds to the weights' dtype.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import torch
 
-from sanacloud.model.train.engine import lr_lambda
+from sanacloud.model.train.engine import adamw, autocast, lr_lambda, training_forward
 from sanacloud.model.train.spec import TrainSpec
 
 TAG = "zero"
@@ -78,23 +81,25 @@ class ZeroEngine:
                  device: torch.device) -> None:
         import deepspeed
 
-        optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+        optimizer = adamw(params, spec, device)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(spec))
         self.engine, _, _, _ = deepspeed.initialize(model=module, optimizer=optimizer, lr_scheduler=scheduler,
                                                     config=deepspeed_config(spec))
         self.module = self.engine.module
+        self.forward = training_forward(self.module, spec)
         self.spec = spec
+        self.device = device
 
     def autocast(self) -> AbstractContextManager[Any]:
-        return nullcontext()  # DeepSpeed casts the module itself for fp16/bf16
+        return autocast(self.spec, self.device)
 
     def backward(self, loss: torch.Tensor) -> None:
         self.engine.backward(loss)
         self.engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
 
-    def step(self) -> float:
+    def step(self) -> torch.Tensor | float:
         norm = self.engine.get_global_grad_norm()
-        return float(norm) if norm is not None else float("nan")
+        return norm if norm is not None else float("nan")
 
     def lr(self) -> float:
         return float(self.engine.get_lr()[0])
