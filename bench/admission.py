@@ -8,13 +8,15 @@ Without --database-url it runs on a temporary SQLite file. Measures, on the same
   first    a full `schedule_pool` that admits jobs up to the pool's capacity (lock, load, plan, apply)
   steady   the same when nothing fits (every later tick while the queue stays long)
 and prints each in ms with steady/read, the cost of scheduling over merely reading the queue.
-Dispatch to the broker is replaced by a no-op (nothing consumes it here).
+Sending to the broker is replaced by a no-op (nothing consumes it here); the rest of a dispatch
+(recording that it was sent, after the commit) runs against the benchmark's database.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -32,6 +34,7 @@ from sanacloud.platform.db.session import make_engine
 from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import admission, policy
 from sanacloud.platform.serving.generations import warm_gpus
+from sanacloud.platform.settings import get_settings
 
 CAPACITY = 64
 
@@ -77,6 +80,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
+        os.environ["SANACLOUD_DATABASE_URL"] = url  # where a dispatch records its send
+        get_settings.cache_clear()
         migrate.upgrade(url)
         engine = make_engine(url)
         sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -93,7 +98,8 @@ def main() -> None:
                 return admission.schedule_pool(session, pool_id)
 
         with sessions.begin() as session:
-            state = admission.load_state(session, session.get_one(GpuPool, pool_id), warm_gpus(session, pool_id))
+            state = admission.load_state(session, session.get_one(GpuPool, pool_id), warm_gpus(session, pool_id),
+                                         admission.read_queue(session, pool_id))
         read_ms = timed(read, args.repeat)
         plan_ms = timed(lambda: policy.plan(state), args.repeat)
         start = time.perf_counter()

@@ -3,7 +3,8 @@
 Every admission in a pool happens inside `schedule_pool`, which first locks the pool's row
 (`lock_pool`: SELECT ... FOR NO KEY UPDATE; SQLite: the database write lock). Admissions in one
 pool are therefore serial across any number of API replicas and workers, and each sees the ones
-before it, so capacity and quotas cannot be exceeded by a race. Jobs are then locked one by one.
+before it, so capacity and quotas cannot be exceeded by a race. The jobs a plan admits or
+preempts are then locked, in one statement.
 
 Lock order, everywhere: the pool, then its jobs. Code that changes a job and then schedules
 (finish, cancel) locks the pool first. NO KEY UPDATE, not UPDATE: inserting a job takes a KEY
@@ -15,19 +16,20 @@ Tasks are sent to the broker only once the transaction has committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, TenantStatus
-from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.jobs.dispatch import dispatch_after_commit
 from sanacloud.platform.jobs.states import transition
 from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import policy
+from sanacloud.platform.scheduler.collector import collection_deferred
 from sanacloud.platform.scheduler.usage import recent_usage
-from sanacloud.platform.scheduler.waiting import record_waits
+from sanacloud.platform.scheduler.waiting import Shown, record_waits
 from sanacloud.platform.serving.generations import WarmModel, warm_gpus
 from sanacloud.platform.settings import get_settings
 
@@ -44,14 +46,17 @@ def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
     pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
-    serving = warm_gpus(session, pool.id)
-    state = load_state(session, pool, serving)
-    decided = policy.plan(state)
-    for admission in decided.admit:
-        _admit(session, pool, admission)
-    for job_id in decided.preempt:
-        _preempt(session, job_id)
-    record_waits(session, pool, state, decided, serving)
+    with collection_deferred():
+        serving = warm_gpus(session, pool.id)
+        queue = read_queue(session, pool.id)
+        state = load_state(session, pool, serving, queue)
+        decided = policy.plan(state)
+        jobs = _lock_jobs(session, [admission.job_id for admission in decided.admit] + list(decided.preempt))
+        for admission in decided.admit:
+            _admit(session, pool, admission, jobs[admission.job_id])
+        for job_id in decided.preempt:
+            _preempt(session, jobs[job_id])
+        record_waits(session, pool, state, decided, serving, queue.shown)
     return decided
 
 
@@ -60,17 +65,41 @@ def schedule_all(session: Session) -> list[policy.Plan]:
     return [schedule_pool(session, pool_id) for pool_id in session.scalars(select(GpuPool.id).order_by(GpuPool.id))]
 
 
-def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel]) -> policy.PoolState:
-    """The pool as the policy sees it; `serving`: its warm models (`warm_gpus`), read in this transaction."""
+@dataclass(frozen=True)
+class Queue:
+    """A pool's queued jobs of active tenants, oldest first, and what each one shows its user now."""
+
+    jobs: list[policy.Waiting]
+    shown: dict[str, Shown]  # by job id
+
+
+def read_queue(session: Session, pool_id: str) -> Queue:
+    """One read of the queue: the columns the policy plans with and the reasons `record_waits` compares with.
+
+    Disabled tenants' jobs are left out here rather than by a join with the tenants table: the
+    planner's estimate for the queue is often one row (statistics lag a burst of submissions), and
+    it then joins by a nested loop that costs more than the whole tick."""
+    disabled = set(session.scalars(select(Tenant.id).where(Tenant.status != TenantStatus.ACTIVE)))
+    rows = session.execute(
+        select(Job.id, Job.tenant_id, Job.gpus, Job.priority, Job.wait_reason, Job.wait_kind)
+        .where(Job.pool_id == pool_id, Job.status == JobStatus.QUEUED).order_by(Job.created_at, Job.id))
+    jobs: list[policy.Waiting] = []
+    shown: dict[str, Shown] = {}
+    for job_id, tenant_id, gpus, priority, reason, kind in rows:
+        if tenant_id not in disabled:
+            jobs.append(policy.Waiting(job_id, tenant_id, gpus, priority, len(jobs)))
+            shown[job_id] = (reason, kind)
+    return Queue(jobs, shown)
+
+
+def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel], queue: Queue) -> policy.PoolState:
+    """The pool as the policy sees it; `serving`: its warm models (`warm_gpus`), `queue`: its queue
+    (`read_queue`), both read in this transaction."""
     now = utcnow()
     held = session.execute(
         select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.priority,
                Job.admitted_at).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
         .order_by(Job.admitted_at, Job.id)).all()
-    waiting = session.execute(
-        select(Job.id, Job.tenant_id, Job.gpus, Job.priority).join(Tenant, Tenant.id == Job.tenant_id)
-        .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED, Tenant.status == TenantStatus.ACTIVE)
-        .order_by(Job.created_at, Job.id)).all()
     quotas = {q.tenant_id: policy.Quota(nominal=q.nominal_gpus, borrowing_limit=q.borrowing_limit_gpus)
               for q in session.scalars(select(Quota).where(Quota.pool_id == pool.id))}
     weights = {tenant: weight for tenant, weight in session.execute(
@@ -84,18 +113,22 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel]) ->
         # A model held for warm endpoints takes a GPU of the pool per replica; never a borrower, so never preempted.
         + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=warm.gpus, borrowed=False)
            for warm in serving],
-        waiting=[policy.Waiting(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, priority=row.priority,
-                                created_seq=seq) for seq, row in enumerate(waiting)])
+        waiting=queue.jobs)
 
 
-def _locked(session: Session, job_id: str) -> Job:
-    job = locked(session, Job, job_id)
-    assert job is not None, job_id  # jobs are never deleted while their pool is locked
-    return job
+def _lock_jobs(session: Session, job_ids: list[str]) -> dict[str, Job]:
+    """The jobs a plan changes, locked FOR UPDATE in one statement and refreshed (they may have changed
+    since this session last read them)."""
+    if not job_ids:
+        return {}
+    jobs = {job.id: job for job in session.scalars(
+        select(Job).where(Job.id.in_(job_ids)).order_by(Job.id).with_for_update()
+        .execution_options(populate_existing=True))}
+    assert len(jobs) == len(set(job_ids)), job_ids  # jobs are never deleted while their pool is locked
+    return jobs
 
 
-def _admit(session: Session, pool: GpuPool, admission: policy.Admission) -> None:
-    job = _locked(session, admission.job_id)
+def _admit(session: Session, pool: GpuPool, admission: policy.Admission, job: Job) -> None:
     if job.status != JobStatus.QUEUED:  # cancelled since the state was read
         return
     job.attempt += 1
@@ -108,9 +141,8 @@ def _admit(session: Session, pool: GpuPool, admission: policy.Admission) -> None
     dispatch_after_commit(session, job, pool.name)
 
 
-def _preempt(session: Session, job_id: str) -> None:
+def _preempt(session: Session, job: Job) -> None:
     """A borrowed job makes room: at once if no worker has started it, else its worker checkpoints first."""
-    job = _locked(session, job_id)
     if job.status == JobStatus.ADMITTED:
         transition(session, job, JobStatus.QUEUED, reason="preempted before it started")
     elif job.status == JobStatus.RUNNING and job.preempt_requested_at is None:

@@ -9,15 +9,14 @@ another tenant's holders are only counted, as another tenant's objects are never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from sanacloud.platform.db.models import GpuPool, Job, JobEvent
-from sanacloud.platform.jobs.status import JobStatus
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.serving.generations import WarmEndpoint, WarmModel
 
@@ -41,26 +40,27 @@ class Explanation:
     payload: dict[str, Any]  # the `waiting` event's
 
 
+Shown = tuple[str | None, str | None]  # a queued job's wait_reason and wait_kind as stored (None before its first plan)
+
+
 def record_waits(session: Session, pool: GpuPool, state: policy.PoolState, decided: policy.Plan,
-                 serving: Sequence[WarmModel]) -> None:
-    """Store each waiting job's current reason; an event for every job whose kind of reason changed.
-    `serving`: the warm models the state was loaded with."""
-    waits = {wait.job_id: wait for wait in decided.waits}
+                 serving: Sequence[WarmModel], shown: Mapping[str, Shown]) -> None:
+    """Store the reason of each waiting job whose reason changed; an event for every job whose kind of
+    reason changed. `serving`: the warm models the state was loaded with; `shown`: the waiting jobs'
+    reasons as stored when it was loaded (`admission.read_queue`). A plan that changes no reason writes
+    nothing."""
     explain = _Explainer(pool, state, serving)
     reasons, events = [], []
-    for job_id, tenant_id, reason, kind in session.execute(
-            select(Job.id, Job.tenant_id, Job.wait_reason, Job.wait_kind)
-            .where(Job.pool_id == pool.id, Job.status == JobStatus.QUEUED)):
-        if job_id not in waits:  # a disabled tenant's, or queued by this plan (preempted): not considered
-            continue
-        wait = waits[job_id]
+    for wait in decided.waits:
         explanation = explain(wait)
+        reason, kind = shown[wait.job_id]
         if explanation.reason != reason:
-            reasons.append({"id": job_id, "wait_reason": explanation.reason, "wait_kind": str(wait.kind)})
-        if str(wait.kind) != kind:
-            events.append({"job_id": job_id, "tenant_id": tenant_id, "type": "waiting", "payload": explanation.payload})
-    # In bulk: a long queue's reasons may all change at once. These jobs stay queued while the pool is
-    # locked (every change of a queued job's status locks it first).
+            reasons.append({"id": wait.job_id, "wait_reason": explanation.reason, "wait_kind": str(wait.kind)})
+        if wait.kind != kind:
+            events.append({"job_id": wait.job_id, "tenant_id": explain.tenant_of(wait), "type": "waiting",
+                           "payload": explanation.payload})
+    # In bulk: a long queue's reasons may all change at once. The jobs are still queued, as they were
+    # when `shown` was read: every change of a queued job's status locks the pool first.
     if reasons:
         session.execute(update(Job), reasons)
     if events:
@@ -87,6 +87,9 @@ class _Explainer:
             payload = {"reason": reason, "kind": str(wait.kind), "holders": holders, "other_tenants_gpus": others}
             self._explained[key] = Explanation(reason, payload)
         return self._explained[key]
+
+    def tenant_of(self, wait: policy.Wait) -> str:
+        return self.waiting[wait.job_id].tenant_id
 
     def _reason(self, wait: policy.Wait, job: policy.Waiting, named: str) -> str:
         pool, capacity, kind = self.pool.name, self.state.capacity, wait.kind

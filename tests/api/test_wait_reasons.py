@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from sanacloud.platform import accounts
 from sanacloud.platform.db.models import Endpoint
-from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.db.session import get_engine, session_scope
 from sanacloud.platform.scheduler.admission import schedule_all
 from sanacloud.platform.serving.states import EndpointStatus
 from tests.helpers.api import lora_job, new_job, ready_dataset, submit
@@ -143,3 +143,25 @@ def test_new_holders_update_the_reason_but_only_a_new_kind_of_wait_is_an_event(c
     tick()
     assert job(client, tenant, fourth)["wait_reason"].startswith("waiting for 1 GPU in pool 'gpu': all 2 are held")
     assert [event["kind"] for event in waiting_events(client, tenant, fourth)] == ["quota", "capacity"]
+
+
+def test_a_tick_that_changes_no_reason_writes_nothing(client: TestClient, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    mine, theirs = make_tenant("mine", nominal_gpus=1), make_tenant("theirs", nominal_gpus=1, borrow=1)
+    resize("gpu", 2)
+    jobs = [(tenant, new_job(client, tenant)) for tenant in (mine, mine, theirs, theirs, theirs)]
+    tick()
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_: Any) -> None:  # type: ignore[no-untyped-def]
+        if statement.split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", record)
+    try:
+        tick()
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", record)
+    assert writes == []
+    found = [job(client, tenant, job_id) for tenant, job_id in jobs]
+    queued = [one for one in found if one["status"] == "queued"]
+    assert len(queued) == 3 and all(one["wait_reason"] for one in queued)
