@@ -80,7 +80,7 @@ def read_queue(session: Session, pool_id: str) -> Queue:
     planner's estimate for the queue is often one row (statistics lag a burst of submissions), and
     it then joins by a nested loop that costs more than the whole tick."""
     disabled = set(session.scalars(select(Tenant.id).where(Tenant.status != TenantStatus.ACTIVE)))
-    rows = session.execute(
+    rows = session.connection().execute(  # Core's rows: the ORM's loading of them costs a third more
         select(Job.id, Job.tenant_id, Job.gpus, Job.priority, Job.wait_reason, Job.wait_kind)
         .where(Job.pool_id == pool_id, Job.status == JobStatus.QUEUED).order_by(Job.created_at, Job.id))
     jobs: list[policy.Waiting] = []
