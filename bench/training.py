@@ -20,7 +20,7 @@ full: every parameter) runs two loops:
               spec decided for the device as a run's is: fused AdamW, TF32, torch.compile on CUDA
               (--compile), nothing read back per step; full training through DeepSpeed ZeRO-2.
 
-Prints one JSON object per line (and returns them from `main`):
+Prints one JSON object per line (appended to $OUT/results.jsonl too when OUT is set; `main` returns them):
 
   kind=env       torch, device, threads
   kind=loop      variant, loop, model, batch, resolution, precision, compile (sanacloud only),
@@ -38,12 +38,12 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonl  # bench/jsonl.py, beside this file
 import torch
 import torch.nn.functional as F
 from diffusers import SanaTransformer2DModel
@@ -109,7 +109,7 @@ def compare(args: argparse.Namespace, model: ModelSpec, variant: Variant, device
 
 
 def emit(record: dict[str, Any]) -> dict[str, Any]:
-    print(json.dumps(record), flush=True)
+    jsonl.emit(**record)
     return record
 
 
