@@ -1,5 +1,6 @@
-"""The inference worker's compiled serving draws what eager serving draws, compiles only while warming up, and a restarted
-worker reads its compiled artefacts from the local cache instead of compiling from scratch."""
+"""The inference worker's compiled serving draws what eager serving draws, compiles only while it
+warms up, and a restarted worker reads its compiled artefacts from the local cache instead of
+compiling from scratch."""
 
 from __future__ import annotations
 
