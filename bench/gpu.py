@@ -77,7 +77,7 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def seconds(action: Callable[[], object], repeat: int, warm: int = 1) -> float:
+def seconds(action: Callable[[], object], repeat: int, warm: int = 2) -> float:
     for _ in range(warm):
         action()
     times = []
