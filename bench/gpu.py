@@ -3,6 +3,9 @@
     python bench/gpu.py [--models sana-600m-1024,sana-1600m-1024] [--batches 1,4] [--only serving,lora,training]
     python bench/gpu.py --tiny [--no-compile]   # the script itself, on CPU: sana-tiny's layout, 128 px, 4 steps
 
+A device call runs at most 10 minutes: split a GPU session by part and model, most wanted first, e.g.
+    --only serving --models sana-1600m-1024;  --only serving --models sana-600m-1024;  --only lora,training
+
 Models are the registry's configurations with random weights (nothing is downloaded), written once to
 local disk as a diffusers folder: the DC-AE is Sana's f32c32 layout, the text encoder Gemma-2-2B's,
 and the tokenizer byte-level (no vocabulary file may be fetched), which makes prompts, and Sana's
@@ -18,7 +21,8 @@ Each measurement is one JSON line on stdout (and appended to $OUT/results.jsonl 
                reports cold_start_s, local disk to the first image (load, compile, warm-up).
   lora_switch  ours: switching the merged adapter between two rank-32 LoRAs, and back to the base.
   loop, compare  bench/training.py's comparison: our trainer's step against a diffusers-style loop
-               (LoRA rank 32 and full fine-tuning).
+               (LoRA rank 32 and full fine-tuning), in a process of its own (serving's CUDA graph
+               pools would count in its peak memory).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,9 +57,9 @@ from sanacloud.platform.storage.local import LocalObjectStore
 from sanacloud.workers.inference.cache import ModelCache
 
 sys.path.insert(0, str(Path(__file__).parent))
-import training  # bench/training.py, beside this file
-from jsonl import emit
+from jsonl import emit  # bench/jsonl.py, beside this file
 
+TRAINING = Path(__file__).parent / "training.py"
 PROMPT = "a photo of a red fox in a snowy forest at dawn, highly detailed"
 STEPS, GUIDANCE = 20, 4.5
 # Sana's released DC-AE (dc-ae-f32c32-sana-1.0) and Gemma-2-2B layouts.
@@ -90,12 +95,17 @@ def seconds(action: Callable[[], object], repeat: int, warm: int = 2) -> float:
     return statistics.median(times)
 
 
-def random_model(spec: ModelSpec, folder: Path, *, tiny: bool) -> Path:
-    """The spec's transformer with random weights, Sana's codec and text encoder, saved as a folder."""
+def random_model(spec: ModelSpec, folder: Path, args: argparse.Namespace) -> Path:
+    """The spec's transformer with random weights, Sana's codec and text encoder, saved as a folder
+    in the spec's dtype (initialised on the device: a 2.6B-parameter Gemma takes minutes on a CPU)."""
     torch.manual_seed(0)
-    text = TINY_TEXT if tiny else GEMMA_2_2B
-    sana = Sana(spec, SanaTransformer2DModel(**spec.transformer), AutoencoderDC(**(TINY_VAE if tiny else DC_AE_F32C32)),
-                Gemma2Model(text).eval(), ByT5Tokenizer())
+    with torch.device(args.device):
+        sana = Sana(spec, SanaTransformer2DModel(**spec.transformer),
+                    AutoencoderDC(**(TINY_VAE if args.tiny else DC_AE_F32C32)),
+                    Gemma2Model(TINY_TEXT if args.tiny else GEMMA_2_2B).eval(), ByT5Tokenizer())
+    if torch.cuda.is_available():
+        for module in (sana.transformer, sana.vae, sana.text_encoder):
+            module.to(DTYPES[spec.dtype])
     sana.save(folder)
     return folder
 
@@ -107,7 +117,8 @@ def transformer_seconds(transformer: SanaTransformer2DModel, spec: ModelSpec, ba
     latents = torch.randn(2 * batch, transformer.config.in_channels, side, side, device=device, dtype=dtype)
     tokens = spec.max_tokens  # a prompt at its longest (Sana's complex human instruction not counted)
     text = torch.randn(2 * batch, tokens, transformer.config.caption_channels, device=device, dtype=dtype)
-    mask, timestep = torch.ones(2 * batch, tokens, device=device), torch.full((2 * batch,), 500.0, device=device)
+    mask = torch.ones(2 * batch, tokens, device=device, dtype=torch.int64)  # as the tokenizer's, so no recompile
+    timestep = torch.full((2 * batch,), 500.0, device=device)
 
     @torch.no_grad()
     def denoise() -> None:
@@ -202,8 +213,9 @@ def train(spec: ModelSpec, args: argparse.Namespace) -> None:
             ["--variants", "full", "--batch", str(batch // 2 if big else batch),
              *(["--gradient-checkpointing"] if big else [])]]
     for run in runs:
-        training.main(["--model", spec.name, "--steps", str(args.train_steps), "--warmup", str(args.train_warmup),
-                       "--device", args.device, *run])
+        subprocess.run([sys.executable, str(TRAINING), "--model", spec.name, "--steps",
+                        str(args.train_steps), "--warmup", str(args.train_warmup), "--device", args.device, *run],
+                       check=True)
 
 
 def _free() -> None:
@@ -239,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.models.split(","):
             spec, work = REGISTRY[name], Path(scratch) / name
-            folder = random_model(spec, work / "model", tiny=args.tiny)
+            torch._dynamo.reset()  # the previous model's graphs would count against this one's limits
+            folder = random_model(spec, work / "model", args)
             parts: dict[str, Callable[[], None]] = {
                 "serving": functools.partial(serving, spec, folder, work, args),
                 "lora": functools.partial(lora_switch, spec, folder, work, args),

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from sanacloud.model.components import Sana, load
+from sanacloud.model.sampling.attention import use_linear_attention
 from sanacloud.model.sampling.generate import generate, make_pipeline
 from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
@@ -73,7 +74,9 @@ def served_image(cache: ModelCache, served: ServedModel) -> dict[str, float]:
 
 
 def unfused_lora_image_s(lora_file: Path, repeat: int) -> float:
+    """With our attention too, so that the ratio to a base image is the adapter's alone."""
     sana = load(WEIGHTS, SPEC)
+    use_linear_attention(sana.transformer)
     pipe = make_pipeline(sana)
     pipe.load_lora_weights(lora_file, adapter_name="unfused")
     return seconds(lambda: image(sana), repeat)

@@ -11,7 +11,9 @@ itself is only its rank-r factors).
 
 Files are read by diffusers' own loader (every format it reads, with its scaling rules); the
 factors are taken from the PEFT layers it builds, and the layers are removed again at once, so
-the served transformer stays a plain module (a compiled one keeps its graphs).
+the served transformer stays a plain module (a compiled one keeps its graphs). A file's metadata
+may name an initialisation that rewrites the base weights as the adapter is built (PiSSA, OLoRA,
+...): that is turned off, as a tenant's file must never change the base every tenant shares.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from peft.tuners.lora import LoraLayer
 
 @dataclass(frozen=True)
 class Factors:
-    """One layer's update, `scale · up @ down`, as 2-D matrices (a 1x1 conv is a linear layer)."""
+    """One layer's update, `scale · up @ down`, as 2-D fp32 matrices (a 1x1 conv is a linear layer)."""
 
     down: torch.Tensor  # lora_A: rank x in
     up: torch.Tensor  # lora_B: out x rank
@@ -49,8 +51,10 @@ class Adapters:
         if name in self.factors:
             return
         transformer = self.pipe.transformer
-        self.pipe.load_lora_weights(path, adapter_name=name)
+        state, metadata = self.pipe.lora_state_dict(path, return_lora_metadata=True)
         try:
+            self.pipe.load_lora_into_transformer(state, transformer=transformer, adapter_name=name, _pipeline=self.pipe,
+                                                 metadata=_base_untouched(metadata))
             factors = {layer: _factors(module, name, layer) for layer, module in transformer.named_modules()
                        if isinstance(module, LoraLayer) and name in module.lora_A}
         finally:
@@ -92,13 +96,22 @@ def _weight(module: torch.nn.Module) -> torch.Tensor:
     return weight
 
 
+def _base_untouched(metadata: dict[str, object] | None) -> dict[str, object] | None:
+    """The adapter's LoraConfig with an initialisation that leaves the base alone (the weights loaded
+    next replace whatever it drew)."""
+    if metadata is None:
+        return None
+    return {key: False if key.endswith("init_lora_weights") else value for key, value in metadata.items()}
+
+
 def _write(weight: torch.Tensor, base: torch.Tensor, update: Factors | None) -> None:
-    """weight ← base (+ scale·up@down), computed from the kept base so that nothing accumulates."""
+    """weight ← base (+ scale·up@down), from the kept base so that nothing accumulates; the sum is
+    taken in fp32 and rounded to the weight's dtype once."""
     if update is None:
         weight.copy_(base)
         return
     flat = weight.view(weight.shape[0], -1)
-    torch.addmm(base.view(flat.shape), update.up, update.down, alpha=update.scale, out=flat)
+    flat.copy_(torch.addmm(base.view(flat.shape).float(), update.up, update.down, alpha=update.scale))
 
 
 def _factors(module: LoraLayer, name: str, layer: str) -> Factors:
@@ -110,6 +123,6 @@ def _factors(module: LoraLayer, name: str, layer: str) -> Factors:
                          f"(DoRA, LoRA biases and other layers are not served)")
     weight = _weight(base)
     down, up = module.lora_A[name].weight, module.lora_B[name].weight
-    return Factors(down=down.detach().reshape(down.shape[0], -1).to(weight.device, weight.dtype),
-                   up=up.detach().reshape(up.shape[0], -1).to(weight.device, weight.dtype),
+    return Factors(down=down.detach().reshape(down.shape[0], -1).to(weight.device, torch.float32),
+                   up=up.detach().reshape(up.shape[0], -1).to(weight.device, torch.float32),
                    scale=float(module.scaling[name]))

@@ -107,6 +107,7 @@ def run(spec: TrainSpec) -> None:
         if scheduled or stopping:
             save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1].total), with_samples=scheduled,
                             prior_data=prior)
+            timer.restart()
         if stopping and step < spec.steps:
             emit("stopped", step=step, reason="SIGTERM", checkpointed=True)
             return
@@ -114,9 +115,9 @@ def run(spec: TrainSpec) -> None:
 
 
 class StepTimer:
-    """Seconds per step over the steps since the last reading (what ran between a reading and the
-    next step, a checkpoint say, is not counted). Read it after a host sync, or it times only the
-    queueing of GPU work."""
+    """Seconds per step over the steps since the last reading or checkpoint (neither is counted:
+    `restart` after a checkpoint). Read it after a host sync, or it times only the queueing of GPU
+    work."""
 
     def __init__(self) -> None:
         self.started: float | None = None
@@ -130,8 +131,11 @@ class StepTimer:
     def seconds_per_step(self) -> float:
         assert self.started is not None, "start() a step first"
         seconds = (time.perf_counter() - self.started) / self.steps
-        self.started, self.steps = None, 0
+        self.restart()
         return seconds
+
+    def restart(self) -> None:
+        self.started, self.steps = None, 0
 
 
 def trainer_engine(spec: TrainSpec, transformer: SanaTransformer2DModel,
@@ -262,7 +266,12 @@ def _shard(batch: tuple[torch.Tensor, ...], rank: int, world: int) -> tuple[torc
 
 
 def _on_device(batch: TrainingBatch, rank: int, world: int, device: torch.device) -> TrainingBatch:
-    return TrainingBatch(*(t.to(device) for t in _shard(batch, rank, world)))
+    """This rank's share, copied to the device; to a GPU from pinned memory without a wait (a copy
+    from pageable memory would make the host wait for all queued GPU work at every micro-batch)."""
+    tensors = _shard(batch, rank, world)
+    if device.type == "cuda":
+        return TrainingBatch(*(t.pin_memory().to(device, non_blocking=True) for t in tensors))
+    return TrainingBatch(*(t.to(device) for t in tensors))
 
 
 class Loss(NamedTuple):

@@ -46,16 +46,17 @@ def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
     pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
-    with collection_deferred():
+    with collection_deferred():  # not while waiting on row locks below: the collector is process-wide
         serving = warm_gpus(session, pool.id)
         queue = read_queue(session, pool.id)
         state = load_state(session, pool, serving, queue)
         decided = policy.plan(state)
-        jobs = _lock_jobs(session, [admission.job_id for admission in decided.admit] + list(decided.preempt))
-        for admission in decided.admit:
-            _admit(session, pool, admission, jobs[admission.job_id])
-        for job_id in decided.preempt:
-            _preempt(session, jobs[job_id])
+    jobs = _lock_jobs(session, [admission.job_id for admission in decided.admit] + list(decided.preempt))
+    for admission in decided.admit:
+        _admit(session, pool, admission, jobs[admission.job_id])
+    for job_id in decided.preempt:
+        _preempt(session, jobs[job_id])
+    with collection_deferred():
         record_waits(session, pool, state, decided, serving, queue.shown)
     return decided
 

@@ -146,3 +146,24 @@ def test_an_adapter_that_cannot_be_merged_is_refused_and_changes_nothing(random_
     assert adapters.loaded == set()
     assert not any(isinstance(module, LoraLayer) for module in sana.transformer.modules())
     torch.testing.assert_close(transformer_output(sana.transformer), bare, rtol=0, atol=0)
+
+
+def test_a_file_asking_for_an_initialisation_that_rewrites_the_base_leaves_it_alone(random_tiny: Path,
+                                                                                  tmp_path: Path) -> None:
+    trained = randomized_lora(random_tiny, seed=1)
+    expected = transformer_output(trained)
+    metadata = {"r": 4, "lora_alpha": 4, "target_modules": r".*\.attn1\.to_q$", "init_lora_weights": "pissa"}
+    state = {k: v for k, v in lora_state_dict(trained).items() if ".attn1.to_q." in k}
+    SanaPipeline.save_lora_weights(tmp_path, transformer_lora_layers=state, weight_name="pissa.safetensors",
+                                   transformer_lora_adapter_metadata=metadata)
+    sana = load(random_tiny, TINY)
+    original = {key: value.clone() for key, value in sana.transformer.state_dict().items()}
+    adapters = Adapters(make_pipeline(sana))
+    adapters.load("pissa", tmp_path / "pissa.safetensors")  # PiSSA would subtract its init from the base
+    for key, value in sana.transformer.state_dict().items():
+        assert torch.equal(value, original[key]), key
+    adapters.activate("pissa")
+    assert not torch.equal(transformer_output(sana.transformer), expected)  # only to_q's part of the LoRA
+    adapters.activate(None)
+    for key, value in sana.transformer.state_dict().items():
+        assert torch.equal(value, original[key]), key

@@ -5,6 +5,7 @@ start cold again; bad requests are refused with nothing stored."""
 from __future__ import annotations
 
 import io
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -318,3 +319,15 @@ def test_endpoints_are_listed_and_updated(client: TestClient, tenant: TenantCtx)
     asked = client.post(f"/v1/endpoints/{created['id']}/generate", json={"prompt": PROMPT, "wait": False},
                         headers=tenant.headers).json()
     assert (asked["params"]["steps"], asked["params"]["sampler"], asked["params"]["resolution"]) == (12, "euler", 64)
+
+
+@pytest.mark.usefixtures("backend", "worker_settings")
+def test_the_worker_keeps_compiled_artefacts_under_its_work_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a restarted worker finds them; importing torch's inductor had pointed it under /tmp."""
+    from sanacloud.workers.inference.task import model_cache
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/torchinductor_default")  # restored afterwards
+    model_cache.cache_clear()
+    model_cache()
+    model_cache.cache_clear()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(get_settings().effective_work_dir / "torch-compile")

@@ -40,9 +40,10 @@ class Held:
 
 class ModelCache:
     def __init__(self, store: ObjectStore, work_dir: Path, *, max_adapters: int = 8, max_models: int = 2,
-                 compile: CompileSetting = "off") -> None:
+                 compile: CompileSetting = "off", max_batch: int = 8) -> None:
         self.store, self.work_dir = store, work_dir
-        self.max_adapters, self.max_models, self.compile = max_adapters, max_models, compile
+        self.max_adapters, self.max_models = max_adapters, max_models
+        self.compile, self.max_batch = compile, max_batch  # a compiled model is warmed up for batches 1..max_batch
         self.lock = threading.RLock()  # one request at a time uses the models; release waits for it
         self.held: OrderedDict[str, Held] = OrderedDict()  # base model id or full model id
         self.loads: Counter[str] = Counter()  # how often each was loaded: a base shared by endpoints loads once
@@ -63,6 +64,8 @@ class ModelCache:
             if held.adapters is not None:
                 started = time.perf_counter()
                 self._switch(held, served)
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()  # the merge is asynchronous: time it, not its launch
                 costs["adapter_s"] = round(time.perf_counter() - started, 4)
             return held.sana, costs
 
@@ -102,7 +105,7 @@ class ModelCache:
         compiled = compiles(self.compile, torch.device(device))
         prepare(sana, compiled=compiled)
         held = Held(sana, adapters=Adapters(make_pipeline(sana)) if served.kind != "full" else None,
-                    warm_up_s=warm_up(sana) if compiled else 0.0)
+                    warm_up_s=warm_up(sana, self.max_batch) if compiled else 0.0)
         self.held[key] = held
         self.loads[key] += 1
         return held

@@ -44,10 +44,11 @@ def worker_name() -> str:
 @lru_cache
 def model_cache() -> ModelCache:
     settings = get_settings()
-    if settings.inference_compile != "off":  # compiled artefacts outlive the process (model/sampling/serving.py)
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(settings.effective_work_dir / "torch-compile"))
+    # Compiled artefacts outlive the process there (model/sampling/serving.py). Assigned, not
+    # defaulted: importing torch's inductor already filled in its default, a folder under /tmp.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(settings.effective_work_dir / "torch-compile")
     return ModelCache(get_object_store(), settings.effective_work_dir, max_adapters=settings.inference_max_adapters,
-                      compile=settings.inference_compile)
+                      compile=settings.inference_compile, max_batch=settings.inference_max_batch)
 
 
 @worker_ready.connect
