@@ -12,14 +12,13 @@ import secrets
 from typing import Any
 
 from sanacloud.api.jobs.schemas import FullJobCreate, LoraJobCreate
-from sanacloud.model.train.spec import training_caption
+from sanacloud.model.train.spec import PRECISION_OF_DTYPE, training_caption
 from sanacloud.platform.catalog import BaseModelFamily
 from sanacloud.platform.errors import InvalidInput
 
 VISITS_PER_IMAGE = 100
 MIN_AUTO_STEPS, MAX_AUTO_STEPS = 100, 4000
 CHECKPOINTS_PER_RUN = 5
-PRECISION_OF_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
 def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, image_count: int,
