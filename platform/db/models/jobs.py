@@ -40,8 +40,9 @@ class Job(Base):
     pause_requested_at: Mapped[datetime | None]  # the running attempt checkpoints, then the job is paused
     # The checkpoint whose weights a new job starts from (POST /v1/jobs from_checkpoint); NULL once
     # that checkpoint is deleted (its job may be deleted only when no unfinished job starts from it).
-    from_checkpoint_id: Mapped[str | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="SET NULL"),
-                                                           index=True)
+    # use_alter: jobs and checkpoints refer to each other, so this key is added after both tables.
+    from_checkpoint_id: Mapped[str | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="SET NULL", use_alter=True), index=True)
     # The worker running the current attempt, its last sign of life, and GPU time billed so far.
     worker: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[datetime | None]
