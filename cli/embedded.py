@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def up(
     typer.echo(f"starting sanacloud in {root}" + (f" ({chosen.chosen_by})" if chosen.chosen_by else "") + " ...")
     os.environ.update({"SANACLOUD_MODE": "embedded", "SANACLOUD_DATA_DIR": str(root),
                        "SANACLOUD_PUBLIC_URL": os.environ.get("SANACLOUD_PUBLIC_URL", url)})
+    _share_metrics(root)
     credentials = _prepare(root)
     # uvicorn re-raises the signal that stopped it; make that an exit, so that the children are stopped below.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -63,6 +65,17 @@ def up(
         server.should_exit = True  # also when it never started (its port taken): the children's ends are expected
         children.stop_all(processes)
         lock.close()
+
+
+def _share_metrics(data_dir: Path) -> None:
+    """The API and the workers keep their metrics in one folder for /metrics to sum
+    (platform/observability/), emptied at each start as prometheus_client needs."""
+    from sanacloud.platform.observability.metrics import share_through
+
+    folder = data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    share_through(folder)
 
 
 def _lock(data_dir: Path) -> TextIO:
@@ -89,10 +102,13 @@ def _prepare(data_dir: Path) -> EmbeddedCredentials:
 
 def _api_logging(log_file: Path) -> dict[str, Any]:
     """The API's log (uvicorn's and the app's) into `log_file`; warnings and errors on the terminal too."""
+    from sanacloud.platform.observability.logs import formatter_config
+    from sanacloud.platform.settings import get_settings
+
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "[%(asctime)s: %(levelname)s/%(name)s] %(message)s"}},
+        "formatters": {"plain": formatter_config(get_settings().log_format)},
         "handlers": {
             "file": {"class": "logging.FileHandler", "filename": str(log_file), "formatter": "plain"},
             "terminal": {"class": "logging.StreamHandler", "level": "WARNING", "formatter": "plain"},

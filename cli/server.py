@@ -47,10 +47,13 @@ def api(host: Host = "0.0.0.0", port: Port = 8000,
     """Run the REST API."""
     import uvicorn
 
+    from sanacloud.platform.observability.logs import server_logging
+
     open_platform(data_dir)
     trusted = get_settings().forwarded_allow_ips
     uvicorn.run("sanacloud.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+                log_config=server_logging(get_settings().log_format))
 
 
 def worker(queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = "maintenance",

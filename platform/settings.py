@@ -106,6 +106,14 @@ class Settings(BaseSettings):
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 
+    # Observability (platform/observability/). Several processes' metrics are summed through the
+    # folder in PROMETHEUS_MULTIPROC_DIR (prometheus_client's own variable, read at its import).
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per log line")
+    metrics_token: str = Field(default="", description="if set, GET /metrics needs 'Authorization: Bearer <it>'")
+    metrics_timeout_s: float = Field(default=3.0, gt=0, description="a scrape's wait for the database or the broker")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="a Celery worker serves its own /metrics "
+                                                                     "on this port; 0: none")
+
     # Scheduler and workers.
     scheduler_tick_s: float = Field(default=15.0, gt=0, description="periodic admission, reaping and GC")
     fair_share_window_s: int = Field(default=24 * 3600, gt=0, description="GPU usage counted for fair share")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from sanacloud.platform.observability.celery_hooks import observe_worker
 from sanacloud.platform.queues import celery_config
 from sanacloud.platform.settings import Settings, get_settings
 
@@ -12,6 +13,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("sanacloud", include=["sanacloud.workers.maintenance", "sanacloud.workers.training.task",
                                            "sanacloud.workers.inference.task"])
     app.conf.update(celery_config(settings))
+    observe_worker(settings)
     return app
 
 

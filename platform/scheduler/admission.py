@@ -15,6 +15,7 @@ Tasks are sent to the broker only once the transaction has committed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from sanacloud.platform.db.models import GpuPool, Job, JobEvent, Quota, Tenant, 
 from sanacloud.platform.jobs.dispatch import dispatch_after_commit
 from sanacloud.platform.jobs.states import transition
 from sanacloud.platform.jobs.status import JobStatus
+from sanacloud.platform.observability.metrics import ADMISSION_PASS_DURATION
 from sanacloud.platform.scheduler import policy
 from sanacloud.platform.scheduler.collector import collection_deferred
 from sanacloud.platform.scheduler.usage import recent_usage
@@ -43,6 +45,7 @@ def lock_pool(session: Session, pool_id: str) -> GpuPool | None:
 def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
     """Admit what fits in the pool, ask borrowers to make room, and tell every other queued job why
     it waits; returns what was decided."""
+    started = time.perf_counter()
     pool = lock_pool(session, pool_id)
     if pool is None:
         return policy.Plan(admit=(), preempt=())
@@ -58,6 +61,7 @@ def schedule_pool(session: Session, pool_id: str) -> policy.Plan:
         _preempt(session, jobs[job_id])
     with collection_deferred():
         record_waits(session, pool, state, decided, serving, queue.shown)
+    ADMISSION_PASS_DURATION.labels(pool=pool.name).observe(time.perf_counter() - started)
     return decided
 
 

@@ -24,6 +24,7 @@ from sanacloud.platform.db.hooks import on_commit
 from sanacloud.platform.db.models import Endpoint, Generation, Model
 from sanacloud.platform.db.scoped import locked
 from sanacloud.platform.db.session import session_scope
+from sanacloud.platform.observability.metrics import observe_generation
 from sanacloud.platform.serving.states import (
     GENERATION_ENDED,
     WARM,
@@ -156,6 +157,7 @@ def finish(session: Session, *, generation_id: str, image_keys: list[str], timin
         return
     transition_generation(generation, GenerationStatus.FAILED if error else GenerationStatus.SUCCEEDED)
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
+    observe_generation(timings)
 
 
 def send_after_commit(session: Session, *, generation_id: str, queue: str) -> None:
