@@ -66,6 +66,7 @@ def resolve(request: LoraJobCreate | FullJobCreate, family: BaseModelFamily, *, 
         "prior": hp.prior.model_dump(exclude={"class_dataset_id"}) if hp.prior else None,
         "ema_decay": hp.ema_decay,
         "gradient_checkpointing": hp.gradient_checkpointing,
+        "on_divergence": hp.on_divergence,
     }
     if resolved["warmup_steps"] >= steps and steps > 1:
         raise InvalidInput(f"warmup_steps {resolved['warmup_steps']} must be shorter than the run ({steps} steps)")

@@ -81,6 +81,10 @@ class Hyperparameters(RequestModel):
     prior: PriorPreservation | None = None
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
     gradient_checkpointing: bool = False
+    on_divergence: Literal["stop", "continue"] = Field(
+        default="stop", description="when the loss or grad norm becomes NaN or inf: stop fails the job within one "
+        "logging interval, naming the step (no checkpoint of diverged weights is kept); continue records a warning "
+        "and trains on")
 
     @model_validator(mode="after")
     def _steps_or_epochs(self) -> Hyperparameters:

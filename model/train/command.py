@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from sanacloud.model.train.events import emit
+from sanacloud.model.train.events import RunFailed, emit
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -30,6 +30,9 @@ def spec_command(prog: str, description: str | None, spec_type: type[S], run: Ca
         return 2
     try:
         run(spec)
+    except RunFailed as error:
+        emit("error", message=str(error), **error.fields)
+        return 1
     except Exception as error:
         emit("error", message=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()[-4000:])
         return 1

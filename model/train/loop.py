@@ -10,7 +10,9 @@ one was due anyway: rendering them can outlast the stop's grace on a busy machin
 `stopped`. (A platform that needs no checkpoint, e.g. on cancel, kills the process instead.)
 
 A step reads nothing back from the device: losses and the grad norm stay tensors until a step that
-logs (`log_every`) or checkpoints, so a GPU runs ahead of the Python that feeds it.
+logs (`log_every`) or checkpoints, so a GPU runs ahead of the Python that feeds it. Those steps are
+also where the divergence guard (model/train/divergence.py) reads whether a loss or grad norm went
+NaN or inf, and fails the run (`on_divergence: stop`) before it logs or checkpoints.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sanacloud.model.data.cache import build_latent_cache, build_text_cache
 from sanacloud.model.data.folder import ImageRecord, read_image_folder
 from sanacloud.model.data.training import TrainingBatch, TrainingData
 from sanacloud.model.registry import get_spec
+from sanacloud.model.train.divergence import DivergenceGuard, LossScaleExhausted
 from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.encoders import encoders
 from sanacloud.model.train.engine import AUTOCAST, Engine, PlainEngine, allow_fast_cuda_math
@@ -89,13 +92,19 @@ def run(spec: TrainSpec) -> None:
 
     micro_batches = _micro_batches(data, prior, rank, world, device)
     timer = StepTimer()
+    guard = DivergenceGuard(spec, device, model_spec.dtype)
     while step < spec.steps:
         timer.start()
-        losses, grad_norm = optimizer_step(engine, spec, model_spec.flow_shift, noise, micro_batches)
+        try:
+            losses, grad_norm = optimizer_step(engine, spec, model_spec.flow_shift, noise, micro_batches)
+        except LossScaleExhausted:
+            raise guard.loss_scale_exhausted(step + 1) from None
         if ema is not None:
             ema.update()
         step += 1
+        guard.observe(step, [loss.total for loss in losses], grad_norm)
         if step % spec.log_every == 0 or step == spec.steps:
+            guard.check(step, world)
             fields = {"loss": _mean([loss.total for loss in losses]), "lr": engine.lr(),
                       "grad_norm": round(float(grad_norm), 6), **_prior_fields(losses)}  # reading them syncs
             samples = spec.batch_size * world * spec.gradient_accumulation_steps
@@ -105,6 +114,7 @@ def run(spec: TrainSpec) -> None:
         scheduled = bool(due) or step == spec.steps
         stopping = _any_rank(stop.requested, world, device)
         if scheduled or stopping:
+            guard.check(step, world)  # a checkpoint never holds diverged weights
             save_checkpoint(spec, sana, engine, data, ema, noise, step, float(losses[-1].total), with_samples=scheduled,
                             prior_data=prior)
             timer.restart()

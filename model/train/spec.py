@@ -22,6 +22,9 @@ ZeroStage = Literal[2, 3]
 # a CLIP score): the user's if it has one, else the best-scoring; the best-scoring; or each step's
 # drawn from all of them with a probability rising with the score (model/data/captions.py).
 CaptionChoice = Literal["user_first", "best", "weighted"]
+# What a run does once its loss or grad norm is no longer finite (model/train/divergence.py): fail at
+# the next logging step, or warn once and train on.
+OnDivergence = Literal["stop", "continue"]
 # NVlabs/Sana's released training configs (`clip_thr_temperature`).
 DEFAULT_CAPTION_TEMPERATURE = 0.1
 
@@ -109,6 +112,9 @@ class TrainSpec(Strict):
     compile: bool | Literal["auto"] = Field(
         default="auto", description="torch.compile the transformer; auto: on with CUDA except under ZeRO-3")
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
+    on_divergence: OnDivergence = Field(
+        default="stop", description="a NaN or inf loss or grad norm: stop fails the run at the next logging step "
+        "(no checkpoint of diverged weights); continue warns once and trains on")
 
     checkpoint_interval: int = Field(default=0, ge=0, description="0: only at the end")
     keep_checkpoints: int = Field(default=3, ge=1)

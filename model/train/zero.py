@@ -23,12 +23,15 @@ from typing import Any
 
 import torch
 
+from sanacloud.model.train.divergence import LossScaleExhausted
 from sanacloud.model.train.engine import adamw, autocast, lr_lambda, training_forward
 from sanacloud.model.train.spec import TrainSpec
 
 TAG = "zero"
 PR_SET_PDEATHSIG = 1
 LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets for env://
+# What DeepSpeed's fp16 loss scaler raises (a bare Exception) when it overflows at its minimum scale.
+MINIMUM_SCALE_ERROR = "loss scale already at minimum"
 
 
 def deepspeed_config(spec: TrainSpec) -> dict[str, Any]:
@@ -95,7 +98,12 @@ class ZeroEngine:
 
     def backward(self, loss: torch.Tensor) -> None:
         self.engine.backward(loss)
-        self.engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
+        try:
+            self.engine.step()  # DeepSpeed steps the optimizer only at the accumulation boundary
+        except Exception as error:
+            if MINIMUM_SCALE_ERROR in str(error):
+                raise LossScaleExhausted(str(error)) from error
+            raise
 
     def step(self) -> torch.Tensor | float:
         norm = self.engine.get_global_grad_norm()

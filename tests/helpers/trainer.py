@@ -43,10 +43,11 @@ def make_spec(base: Path, data: Path, out: Path, **overrides: Any) -> TrainSpec:
 
 
 def run_trainer(spec: TrainSpec, *, stop_after_step: int | None = None, launcher: list[str] | None = None,
-                timeout: float = 300) -> list[dict[str, Any]]:
+                timeout: float = 300, exit_code: int = 0) -> list[dict[str, Any]]:
     """Run `python -m sanacloud.model.train` (optionally under a launcher); returns its events.
 
-    With `stop_after_step`, SIGTERM is sent once that step's event has been read.
+    With `stop_after_step`, SIGTERM is sent once that step's event has been read. `exit_code`: the
+    one expected (1: the run fails).
     """
     path = spec.output_dir / "spec.json"
     spec.output_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def run_trainer(spec: TrainSpec, *, stop_after_step: int | None = None, launcher
                     process.terminate()
         stderr = process.stderr.read() if process.stderr else ""
         process.wait(timeout=timeout)
-    if process.returncode != 0:
+    if process.returncode != exit_code:
         raise AssertionError(f"trainer exited {process.returncode}: {events[-3:]}\n{stderr[-3000:]}")
     return events
 
