@@ -1,6 +1,7 @@
 """The training run: caches, then flow-matching steps, checkpoints with samples, exact resume.
 
-    run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any
+    run(spec)   # resumes from the newest complete checkpoint in spec.output_dir, if any; else
+                # starts from spec.init_from's weights, if given (model/train/init_from.py)
 
 With prior preservation (`spec.prior`, model/train/prior.py) each micro-step also takes a batch of
 class images; the loss is instance MSE + loss_weight * class MSE, and both data positions resume.
@@ -43,6 +44,7 @@ from sanacloud.model.train.ema import Ema
 from sanacloud.model.train.encoders import encoders
 from sanacloud.model.train.engine import AUTOCAST, Engine, PlainEngine, allow_fast_cuda_math
 from sanacloud.model.train.events import emit, is_main_process
+from sanacloud.model.train.init_from import load_weights, starting_checkpoint
 from sanacloud.model.train.lora import add_lora
 from sanacloud.model.train.prior import class_data
 from sanacloud.model.train.saving import restore, save_checkpoint
@@ -82,13 +84,15 @@ def run(spec: TrainSpec) -> None:
     data = _training_data(spec, sana, device, world)
     prior = _prior_data(spec, sana, device, world)
 
-    params, engine = trainer_engine(spec, sana.transformer, device)
-    ema = Ema(params, spec.ema_decay) if spec.ema_decay else None
+    init_from = starting_checkpoint(spec)
+    params, engine = trainer_engine(spec, sana.transformer, device, init_from)
+    ema = Ema(params, spec.ema_decay) if spec.ema_decay else None  # from the loaded weights, with init_from
     noise = torch.Generator(device=device).manual_seed(spec.seed * 1000 + rank)
     step = restore(spec, sana, engine, data, ema, noise, prior)
     emit("start", step=step, steps=spec.steps, model=spec.model, job_type=spec.type, world_size=world,
          images=len(data.records), trainable_params=sum(_numel(p) for p in params), device=str(device),
-         mixed_precision=spec.mixed_precision, compile=spec.compile)  # as decided for the device
+         mixed_precision=spec.mixed_precision, compile=spec.compile,  # as decided for the device
+         initialized_from=str(init_from) if init_from else None)
 
     micro_batches = _micro_batches(data, prior, rank, world, device)
     timer = StepTimer()
@@ -148,11 +152,15 @@ class StepTimer:
         self.started, self.steps = None, 0
 
 
-def trainer_engine(spec: TrainSpec, transformer: SanaTransformer2DModel,
-                   device: torch.device) -> tuple[list[torch.nn.Parameter], Engine]:
+def trainer_engine(spec: TrainSpec, transformer: SanaTransformer2DModel, device: torch.device,
+                   init_from: Path | None = None) -> tuple[list[torch.nn.Parameter], Engine]:
     """The trained parameters (an adapter's, or all) and the engine that steps them; `spec` decided
-    for the device (TrainSpec.for_device). The benchmark (bench/training.py) builds its runs here."""
+    for the device (TrainSpec.for_device). The benchmark (bench/training.py) builds its runs here.
+    `init_from`: a checkpoint whose weights they start from, loaded before the engine exists, as
+    DeepSpeed copies the weights (ZeRO-3: partitions them) when it starts."""
     params = _trainable(spec, transformer)
+    if init_from is not None:
+        load_weights(spec, transformer, init_from)
     return params, _engine(spec, transformer, params, device)
 
 

@@ -115,6 +115,10 @@ class TrainSpec(Strict):
     on_divergence: OnDivergence = Field(
         default="stop", description="a NaN or inf loss or grad norm: stop fails the run at the next logging step "
         "(no checkpoint of diverged weights); continue warns once and trains on")
+    init_from: Path | None = Field(
+        default=None, description="a checkpoint folder whose exported weights a fresh run starts from (a LoRA "
+        "run: pytorch_lora_weights.safetensors, same rank and targets; a full run: transformer/); optimizer, "
+        "schedule and step start afresh. Ignored once the run has a checkpoint of its own")
 
     checkpoint_interval: int = Field(default=0, ge=0, description="0: only at the end")
     keep_checkpoints: int = Field(default=3, ge=1)
