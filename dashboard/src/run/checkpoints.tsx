@@ -1,10 +1,8 @@
 // Checkpoints as a grid of their sample images (rows: steps, columns: validation prompts), a side-by-side
-// compare of two steps, and per checkpoint: its weights to download, promoting it to a model, and a new run that
-// trains on from it.
+// compare of two steps, and per checkpoint: its weights to download and promoting it to a model.
 import { useState } from "preact/hooks";
-import { api, ApiError, Checkpoint, Job, request } from "../api";
+import { api, ApiError, Checkpoint, request } from "../api";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
-import { NewRun } from "./new";
 
 interface WeightFile {
   name: string;
@@ -12,9 +10,8 @@ interface WeightFile {
   url: string;
 }
 
-export function Checkpoints({ job, checkpoints, prompts }: { job: Job; checkpoints: Checkpoint[]; prompts: string[] }) {
+export function Checkpoints({ checkpoints, prompts }: { checkpoints: Checkpoint[]; prompts: string[] }) {
   const [comparing, setComparing] = useState(false);
-  const [start, setStart] = useState<Checkpoint | null>(null);
   if (checkpoints.length === 0) return <p class="empty">No checkpoints yet.</p>;
   const columns = Math.max(prompts.length, ...checkpoints.map((c) => c.sample_urls.length));
   const header = Array.from({ length: columns }, (_, i) => prompts[i] ?? `sample ${i + 1}`);
@@ -24,7 +21,6 @@ export function Checkpoints({ job, checkpoints, prompts }: { job: Job; checkpoin
         {comparing ? "Close the compare view" : "Compare two steps"}
       </button>
       {comparing && <Compare checkpoints={checkpoints} header={header} />}
-      {start && <NewRun key={start.id} from={{ job, checkpoint: start }} onClose={() => setStart(null)} />}
       <table class="samples" aria-label="checkpoint samples">
         <thead>
           <tr><th>Step</th>{header.map((p) => <th scope="col">{p}</th>)}<th /></tr>
@@ -36,11 +32,7 @@ export function Checkpoints({ job, checkpoints, prompts }: { job: Job; checkpoin
               {header.map((prompt, i) => (
                 <td>{c.sample_urls[i] ? <img src={c.sample_urls[i]} alt={`step ${c.step}: ${prompt}`} /> : "—"}</td>
               ))}
-              <td class="actions">
-                <Weights checkpoint={c} /><Promote checkpoint={c} />
-                <button type="button" class="secondary" onClick={() => setStart(c)} aria-expanded={start?.id === c.id}
-                  aria-label={`Train on from here (step ${c.step})`}>Train on from here</button>
-              </td>
+              <td class="actions"><Weights checkpoint={c} /><Promote checkpoint={c} /></td>
             </tr>
           ))}
         </tbody>
