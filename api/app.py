@@ -31,6 +31,7 @@ from sanacloud.api.models.router import router as models_router
 from sanacloud.api.objects.router import router as objects_router
 from sanacloud.api.rate_limit import RateLimiter
 from sanacloud.api.usage.router import router as usage_router
+from sanacloud.api.webhooks.router import router as webhooks_router
 from sanacloud.platform.observability import metrics
 from sanacloud.platform.observability.celery_hooks import carry_request_ids
 from sanacloud.platform.settings import Settings, get_settings
@@ -65,7 +66,7 @@ def create_app() -> FastAPI:
                          generate_unique_id_function=operation_id)
     install_error_handlers(app)
     for router in (admin_router, catalog_router, members_router, datasets_router, jobs_router, objects_router,
-                   usage_router, models_router, endpoints_router, health_router):
+                   usage_router, models_router, endpoints_router, webhooks_router, health_router):
         app.include_router(router)
     app.include_router(metrics_router(settings))
     mount_dashboard(app)

@@ -19,6 +19,7 @@ from sanacloud.client.resources.datasets import Datasets
 from sanacloud.client.resources.endpoints import Endpoints, Generations
 from sanacloud.client.resources.jobs import Jobs
 from sanacloud.client.resources.models import BaseModels, Captioners, Checkpoints, Models
+from sanacloud.client.resources.webhooks import Webhooks
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 BASE_URL_VARIABLE, API_KEY_VARIABLE = "SANACLOUD_BASE_URL", "SANACLOUD_API_KEY"
@@ -54,6 +55,7 @@ class Root(Resource[D]):
         self.usage = UsageResource(driver)
         self.members = Members(driver)
         self.keys = Keys(driver)
+        self.webhooks = Webhooks(driver)
         self.admin = Admin(driver)
 
     @property

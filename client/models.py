@@ -412,9 +412,43 @@ class Quota(APIModel):
     borrowing_limit_gpus: int
 
 
+class Webhook(APIModel):
+    schema_name = "WebhookOut"
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(Webhook):
+    """A new webhook: `secret` signs its deliveries (sanacloud.client.webhooks.verify), shown this once."""
+
+    schema_name = "WebhookCreated"
+    secret: str
+
+
+class WebhookDelivery(APIModel):
+    schema_name = "WebhookDeliveryOut"
+    id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    response_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
 BOUND_MODELS: tuple[type[APIModel], ...] = (
     Alive, Ready, Dataset, DatasetStats, DatasetDetail, DatasetFile, Rejected, UploadReport, Job, AdminJob, JobEvent,
     Checkpoint, CheckpointFile, Model, BaseModelInfo, Endpoint, Generation, Cap, GpuHolder, TenantGpuHolder,
     PoolUsage, Usage, UsageLine, PoolNow, UsageReport, UsageSeriesLine, UsageSeries, Member, Key, KeyCreated, Tenant,
-    Pool, Quota,
+    Pool, Quota, Webhook, WebhookCreated, WebhookDelivery,
 )

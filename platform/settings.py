@@ -106,6 +106,23 @@ class Settings(BaseSettings):
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
 
+    # Webhooks (platform/webhooks/): a tenant's events POSTed, signed, to its URLs from an outbox.
+    max_webhooks_per_tenant: int = Field(default=20, ge=1)
+    webhook_allow_private_addresses: bool = Field(
+        default=False, description="let webhook URLs reach loopback, private, link-local and other non-public "
+                                   "addresses (the SSRF guard off): for tests and closed networks only")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="a delivery's connect and read timeout")
+    webhook_lease_s: float = Field(default=60.0, gt=0, description="a worker's hold on a delivery it sends, longer "
+                                   "than the timeout; past it a lost worker's delivery is sent again, same id")
+    webhook_max_attempts: int = Field(default=10, ge=1, description="then the delivery is given up (failed)")
+    webhook_retry_base_s: float = Field(default=30.0, gt=0, description="the first retry's delay, doubled at "
+                                        "each attempt after, with jitter")
+    webhook_retry_max_s: float = Field(default=7200.0, gt=0, description="the longest delay between attempts")
+    webhook_disable_after: int = Field(default=5, ge=1, description="deliveries given up in a row before their "
+                                       "webhook is disabled")
+    webhook_poll_s: float = Field(default=10.0, gt=0, description="how often beat has a worker send due deliveries")
+    webhook_batch: int = Field(default=16, ge=1, description="deliveries one worker sends at once")
+
     # Observability (platform/observability/). Several processes' metrics are summed through the
     # folder in PROMETHEUS_MULTIPROC_DIR (prometheus_client's own variable, read at its import).
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object per log line")

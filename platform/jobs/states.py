@@ -13,11 +13,13 @@ from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Job, JobEvent
 from sanacloud.platform.jobs.status import TERMINAL, JobStatus, can_transition
 from sanacloud.platform.transitions import IllegalTransition
+from sanacloud.platform.webhooks.events import EventType, emit
 
 
 def transition(session: Session, job: Job, target: JobStatus, *, reason: str = "",
                details: dict[str, Any] | None = None) -> JobEvent:
-    """Move `job` to `target` and record a `status` event in the same transaction."""
+    """Move `job` to `target` and record a `status` event in the same transaction (and a `job.status`
+    webhook event for the tenant's webhooks that take it)."""
     current = job.status
     if not can_transition(current, target):
         raise IllegalTransition("job", job.id, current, target)
@@ -35,4 +37,6 @@ def transition(session: Session, job: Job, target: JobStatus, *, reason: str = "
         payload.update(details)
     event = JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="status", payload=payload, created_at=now)
     session.add(event)
+    emit(session, tenant_id=job.tenant_id, type=EventType.JOB_STATUS,
+         data={"job_id": job.id, "job_name": job.name, **payload})
     return event

@@ -34,6 +34,7 @@ from sanacloud.platform.serving.states import (
     transition_endpoint,
     transition_generation,
 )
+from sanacloud.platform.webhooks.events import EventType, emit
 
 log = logging.getLogger(__name__)
 BATCH_KEYS = ("steps", "guidance", "resolution", "sampler", "negative_prompt")
@@ -142,11 +143,12 @@ def mark_endpoints(session: Session, endpoint_ids: set[str], status: EndpointSta
     """A worker's report on endpoints it read earlier: one whose status has changed since, so that
     this move is not allowed (scaling down an endpoint that failed meanwhile), is left as it is."""
     for endpoint in session.scalars(select(Endpoint).where(Endpoint.id.in_(endpoint_ids)).with_for_update()):
-        if endpoint.status != status:
-            if not can_transition_endpoint(endpoint.status, status):
-                continue
+        moves = endpoint.status != status
+        if moves and not can_transition_endpoint(endpoint.status, status):
+            continue
+        endpoint.worker, endpoint.error = worker, error  # before the move: its webhook event carries the error
+        if moves:
             transition_endpoint(endpoint, status)
-        endpoint.worker, endpoint.error = worker, error
 
 
 def finish(session: Session, *, generation_id: str, image_keys: list[str], timings: dict[str, float],
@@ -158,6 +160,9 @@ def finish(session: Session, *, generation_id: str, image_keys: list[str], timin
     transition_generation(generation, GenerationStatus.FAILED if error else GenerationStatus.SUCCEEDED)
     generation.image_keys, generation.timings, generation.error = image_keys, timings, error
     observe_generation(timings)
+    emit(session, tenant_id=generation.tenant_id, type=EventType.GENERATION_FINISHED,
+         data={"generation_id": generation.id, "endpoint_id": generation.endpoint_id, "status": generation.status,
+               "error": error, "images": len(image_keys), "timings": timings})
 
 
 def send_after_commit(session: Session, *, generation_id: str, queue: str) -> None:

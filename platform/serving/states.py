@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import object_session
+
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.transitions import IllegalTransition, allowed
 
@@ -76,6 +78,16 @@ def can_transition_endpoint(current: str, target: EndpointStatus) -> bool:
 def transition_endpoint(endpoint: Endpoint, target: EndpointStatus) -> None:
     if not can_transition_endpoint(endpoint.status, target):
         raise IllegalTransition("endpoint", endpoint.id, endpoint.status, target)
+    previous = endpoint.status
     endpoint.status, endpoint.updated_at = target, utcnow()
+    session = object_session(endpoint)
+    if session is not None:  # the transaction that will store the move records its event
+        from sanacloud.platform.webhooks.events import EventType, emit  # here: the models import this module
+
+        data: dict[str, str | None] = {"endpoint_id": endpoint.id, "endpoint_name": endpoint.name,
+                                       "model_id": endpoint.model_id, "from": str(previous), "to": str(target)}
+        if target is E.FAILED:
+            data["error"] = endpoint.error
+        emit(session, tenant_id=endpoint.tenant_id, type=EventType.ENDPOINT_STATUS, data=data)
     # A warm endpoint holds at least one replica (a GPU); any other lets go of all of them.
     endpoint.replicas = max(endpoint.replicas or 0, 1) if target in WARM else 0  # None: not flushed yet

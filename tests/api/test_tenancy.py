@@ -29,6 +29,8 @@ from sanacloud.platform.db.models import (
     Job,
     Member,
     Model,
+    Webhook,
+    WebhookDelivery,
 )
 from sanacloud.platform.db.session import session_scope
 from tests.helpers.api import lora_job, ready_dataset
@@ -50,8 +52,9 @@ NOT_TENANT_SCOPED = {
     ("PUT", "/v1/objects/{key:path}"): "a presigned URL, which its signature authorizes (test_objects.py)",
 }
 # Tenant routes that name no object, in the path or the body: the object they make is the caller's.
-NAMES_NO_OBJECT = {("POST", "/v1/datasets"), ("POST", "/v1/members")}
-TENANT_TABLES = (Dataset, DatasetFile, Job, Checkpoint, Model, Endpoint, Generation, Member, ApiKey)
+NAMES_NO_OBJECT = {("POST", "/v1/datasets"), ("POST", "/v1/members"), ("POST", "/v1/webhooks")}
+TENANT_TABLES = (Dataset, DatasetFile, Job, Checkpoint, Model, Endpoint, Generation, Member, ApiKey, Webhook,
+                 WebhookDelivery)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ def requests(victim: Victim) -> dict[Route, dict[str, Any]]:
         ("POST", "/v1/checkpoints/{checkpoint_id}/promote"): {"json": {"name": "stolen"}},
         ("PATCH", "/v1/endpoints/{endpoint_id}"): {"json": {"name": "stolen"}},
         ("POST", "/v1/endpoints/{endpoint_id}/generate"): {"json": {"prompt": "stolen", "wait": False}},
+        ("PATCH", "/v1/webhooks/{webhook_id}"): {"json": {"enabled": False}},
     }
 
 
@@ -113,9 +117,11 @@ def victim(client: TestClient, make_tenant) -> Victim:  # type: ignore[no-untype
     generation_id = made(f"/v1/endpoints/{endpoint_id}/generate", {"prompt": "a red square", "wait": False})
     member_id = made("/v1/members", {"email": "x@victim.example.com"})
     key_id = made("/v1/keys", {"name": "k", "member_id": member_id})
+    webhook_id = made("/v1/webhooks", {"url": "https://8.8.8.8/hook"})  # a public address: no DNS lookup
     return Victim(tenant, {"dataset_id": dataset_id, "file_id": file_id, "job_id": job_id,
                            "checkpoint_id": checkpoint_id, "model_id": model_id, "endpoint_id": endpoint_id,
-                           "generation_id": generation_id, "member_id": member_id, "key_id": key_id})
+                           "generation_id": generation_id, "member_id": member_id, "key_id": key_id,
+                           "webhook_id": webhook_id})
 
 
 def row_counts() -> tuple[int, ...]:
@@ -158,7 +164,7 @@ def test_nothing_another_tenant_reads_names_the_victims_objects(client: TestClie
         assert not [secret for secret in secrets if secret in seen.text], (path, seen.text)
     # The same reads show the victim its own objects: the check above looks where they would show.
     shown = " ".join(client.get(path, headers=victim.tenant.headers).text for path in reads)
-    listed = {"dataset_id", "job_id", "model_id", "endpoint_id", "member_id", "key_id"}
+    listed = {"dataset_id", "job_id", "model_id", "endpoint_id", "member_id", "key_id", "webhook_id"}
     assert [name for name in listed if victim.ids[name] not in shown] == []
     filtered = client.get(f"/v1/jobs?dataset_id={victim.ids['dataset_id']}", headers=intruder.headers).json()
     assert filtered["items"] == []
