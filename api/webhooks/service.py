@@ -94,7 +94,7 @@ def _checked(url: str, settings: Settings) -> str:
     try:
         return check_url(url, allow_private=settings.webhook_allow_private_addresses)
     except UnsafeURL as refused:
-        raise InvalidInput(f"url: {refused}", errors=[{"loc": "url", "msg": str(refused)}]) from None
+        raise InvalidInput(f"url: {refused}") from None
 
 
 def _unique(events: list[schemas.EventName]) -> list[str]:

@@ -66,7 +66,7 @@ def test_a_url_that_is_not_public_http_is_refused_saying_why(client: TestClient,
                                                              why: str) -> None:
     response = client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers)
     assert response.status_code == 422, response.text
-    assert why in response.json()["detail"] and response.json()["errors"][0]["loc"] == "url"
+    assert response.json()["detail"].startswith("url: ") and why in response.json()["detail"]
     assert client.get("/v1/webhooks", headers=tenant.headers).json()["items"] == []
     made = created(client, tenant)
     changed = client.patch(f"/v1/webhooks/{made['id']}", json={"url": url}, headers=tenant.headers)
