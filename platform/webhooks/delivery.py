@@ -32,7 +32,7 @@ from sanacloud.platform.webhooks.metrics import DELIVERIES
 from sanacloud.platform.webhooks.signing import signed_headers, webhook_secret
 
 RESPONSE_SNIPPET_BYTES = 200  # of a failed response's body, kept in last_error to help its owner
-BUDGET_S = 60.0  # one task sends batches for about this long, then leaves the rest to the next
+BUDGET_S = 15.0  # one task sends batches for about this long (it shares the maintenance queue with the ticks)
 
 
 @dataclass(frozen=True)

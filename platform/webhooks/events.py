@@ -8,6 +8,7 @@ dies before sending it loses nothing (platform/webhooks/delivery.py sends what i
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,7 +44,7 @@ def emit(session: Session, *, tenant_id: str, type: EventType | str, data: dict[
     for webhook_id in webhook_ids:
         delivery_id = new_id("whd")
         envelope = {"id": delivery_id, "event_id": event_id, "type": str(event_type), "created_at": now.isoformat(),
-                    "tenant_id": tenant_id, "data": data}
+                    "tenant_id": tenant_id, "data": _finite(data)}
         deliveries.append(WebhookDelivery(
             id=delivery_id, webhook_id=webhook_id, tenant_id=tenant_id, event_id=event_id, event_type=event_type,
             body=json.dumps(envelope, separators=(",", ":"), default=_moment), next_attempt_at=now, created_at=now))
@@ -82,6 +83,17 @@ def _bound(session: Session) -> bool:
     except UnboundExecutionError:
         return False
     return True
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as null: JSON has neither (a diverged run's metrics may hold them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _moment(value: object) -> str:

@@ -116,3 +116,12 @@ def test_a_webhook_registered_earlier_in_the_transaction_is_seen(tenant: TenantC
     registered(tenant.id, URL)
     with session_scope() as session:
         assert len(emit(session, tenant_id=tenant.id, type=EventType.CHECKPOINT_CREATED, data={})) == 1
+
+
+def test_an_events_body_is_json_even_with_non_finite_numbers(tenant: TenantCtx) -> None:
+    registered(tenant.id, URL)
+    with session_scope() as session:
+        (written,) = emit(session, tenant_id=tenant.id, type=EventType.CHECKPOINT_CREATED,
+                          data={"metrics": {"loss": float("nan"), "grad_norm": [1.5, float("inf")]}})
+    assert json.loads(written.body, parse_constant=lambda name: pytest.fail(f"{name} in the body"))["data"] == {
+        "metrics": {"loss": None, "grad_norm": [1.5, None]}}
