@@ -25,6 +25,7 @@ from sanacloud.platform.jobs.states import transition
 from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
 from sanacloud.platform.scheduler.usage import bill, start_billing, stop_billing
+from sanacloud.platform.webhooks.events import EventType, emit
 
 
 @dataclass(frozen=True)
@@ -186,11 +187,16 @@ def record_checkpoint(session: Session, *, job_id: str, attempt: int, step: int,
     if job is None:
         return None
     row = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id, Checkpoint.step == step))
+    announce = row is None  # a checkpoint uploaded again after a resume is not new
     if row is None:
         row = Checkpoint(job_id=job.id, tenant_id=job.tenant_id, step=step, object_prefix=object_prefix)
         session.add(row)
     row.object_prefix, row.metrics, row.sample_keys = object_prefix, metrics, sample_keys
     session.flush()
+    if announce:
+        emit(session, tenant_id=job.tenant_id, type=EventType.CHECKPOINT_CREATED,
+             data={"checkpoint_id": row.id, "job_id": job.id, "job_name": job.name, "step": step,
+                   "metrics": metrics, "samples": len(sample_keys)})
     return row
 
 
