@@ -125,3 +125,27 @@ def test_an_events_body_is_json_even_with_non_finite_numbers(tenant: TenantCtx) 
                           data={"metrics": {"loss": float("nan"), "grad_norm": [1.5, float("inf")]}})
     assert json.loads(written.body, parse_constant=lambda name: pytest.fail(f"{name} in the body"))["data"] == {
         "metrics": {"loss": None, "grad_norm": [1.5, None]}}
+
+
+def test_a_new_checkpoint_is_announced_once(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from sanacloud.platform.jobs import lifecycle
+
+    acme = make_tenant("acme")
+    registered(acme.id, URL, ["checkpoint.created"])
+    with session_scope() as session:
+        job = queued_job(session, acme)
+        for status in (JobStatus.ADMITTED, JobStatus.RUNNING):
+            transition(session, job, status)
+        job.attempt = 1
+        job_id = job.id
+    for _ in range(2):  # the same step uploaded again after a resume
+        with session_scope() as session:
+            row = lifecycle.record_checkpoint(session, job_id=job_id, attempt=1, step=5, object_prefix="p/",
+                                              metrics={"loss": 0.25}, sample_keys=["p/samples/00.png"])
+            assert row is not None
+            checkpoint_id = row.id
+    with session_scope() as session:
+        sent = bodies(session)
+    assert [body["data"] for body in sent] == [{"checkpoint_id": checkpoint_id, "job_id": job_id,
+                                               "job_name": "night run", "step": 5, "metrics": {"loss": 0.25},
+                                               "samples": 1}]
