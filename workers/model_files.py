@@ -31,17 +31,21 @@ def model_folder(uri: str, model_id: str, store: ObjectStore, work_dir: Path) ->
     return Path(uri.removeprefix("file://"))
 
 
-def download_prefix(store: ObjectStore, prefix: str, folder: Path) -> None:
+def download_prefix(store: ObjectStore, prefix: str, folder: Path, only: tuple[str, ...] = ("",)) -> None:
+    """Every object under `prefix` (`only`: those whose path under it starts with one of these) into `folder`."""
     found = False
     for info in store.list(prefix):
+        relative = info.key.removeprefix(prefix)
+        if not relative.startswith(only):
+            continue
         found = True
-        target = folder / info.key.removeprefix(prefix)
+        target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as handle:
             for chunk in store.open(info.key):
                 handle.write(chunk)
     if not found:
-        raise FileNotFoundError(f"nothing stored under {prefix!r}")
+        raise FileNotFoundError(f"nothing stored under {prefix!r}" + (f" in {', '.join(only)}" if any(only) else ""))
 
 
 def _fetched(prefix: str, model_id: str, store: ObjectStore, work_dir: Path) -> Path:

@@ -41,7 +41,7 @@ class Attempt:
     gpus: int
     running: bool  # claimed by its pod
     lora: bool = False  # a LoRA run trains on one device: never split across nodes
-    stopping: bool = False  # cancel or preemption asked of a running attempt
+    stopping: bool = False  # cancel, preemption or pause asked of a running attempt
     launched: bool = False  # the database has recorded its Job
     reported: str | None = None  # the pod trouble last reported to the user
 

@@ -92,7 +92,7 @@ def one_pass_at_a_time() -> Iterator[None]:
 def read_database(session: Session) -> Wanted:
     rows = session.execute(
         select(Job.id, Job.attempt, Job.gpus, Job.type, Job.status, Job.cancel_requested_at, Job.preempt_requested_at,
-               GpuPool.name).join(GpuPool, GpuPool.id == Job.pool_id)
+               Job.pause_requested_at, GpuPool.name).join(GpuPool, GpuPool.id == Job.pool_id)
         .where(Job.status.in_((JobStatus.ADMITTED, JobStatus.RUNNING))).order_by(Job.id)).all()
     launched: set[tuple[str, int]] = set()
     reported: dict[tuple[str, int], str] = {}
@@ -107,7 +107,8 @@ def read_database(session: Session) -> Wanted:
     attempts = tuple(desired.Attempt(
         job_id=row.id, attempt=row.attempt, pool=row.name, gpus=row.gpus, running=row.status == JobStatus.RUNNING,
         lora=row.type == "lora",
-        stopping=row.status == JobStatus.RUNNING and (row.cancel_requested_at or row.preempt_requested_at) is not None,
+        stopping=row.status == JobStatus.RUNNING
+        and (row.cancel_requested_at or row.preempt_requested_at or row.pause_requested_at) is not None,
         launched=(row.id, row.attempt) in launched, reported=reported.get((row.id, row.attempt))) for row in rows)
     pools = session.execute(select(GpuPool.id, GpuPool.name, GpuPool.gpus_per_node).order_by(GpuPool.name)).all()
     replicas: dict[tuple[str, str], int] = defaultdict(int)

@@ -1,5 +1,9 @@
-"""A job's life after its submission: a user's cancel; on a worker, claim, heartbeats, events and
-checkpoints, finish; and the reaper.
+"""A job's life after its submission: a user's cancel, pause, resume and extension; on a worker,
+claim, heartbeats, events and checkpoints, finish; and the reaper.
+
+A running attempt that must stop with its state kept (a preemption, a pause, an extension to more
+steps) is told so by its heartbeat; its trainer checkpoints, and `finish` reads the job's row to
+decide where the job goes: paused when a pause was asked, else back to the queue.
 
 Each function is one short transaction that locks the job's row. A worker holds (job id,
 attempt); whenever the row says otherwise (a newer attempt, another status) the worker's view is
@@ -16,11 +20,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sanacloud.platform import tenant_caps
 from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.base import utcnow
 from sanacloud.platform.db.models import Checkpoint, Dataset, DatasetFile, GpuPool, Job, JobEvent, Model
 from sanacloud.platform.db.scoped import locked
-from sanacloud.platform.errors import Conflict, NotFound
+from sanacloud.platform.errors import Conflict, InvalidInput, NotFound
 from sanacloud.platform.jobs.states import transition
 from sanacloud.platform.jobs.status import TERMINAL, JobStatus
 from sanacloud.platform.scheduler.admission import lock_pool, schedule_pool
@@ -56,12 +61,23 @@ class RunContext:
     base_family: str
     base_uri: str
     resume_from: tuple[int, str] | None  # (step, object prefix) of the newest checkpoint
+    # Object prefix of the checkpoint whose weights a new job starts from (POST /v1/jobs
+    # from_checkpoint); None once the job has a checkpoint of its own to resume from.
+    init_from: str | None = None
+
+    @property
+    def steps(self) -> int | None:
+        """The steps this attempt trains to (None for a job without steps: captioning)."""
+        steps = self.hyperparameters.get("steps")
+        return steps if isinstance(steps, int) else None
 
 
 class Signal(StrEnum):
     CONTINUE = "continue"
-    CANCEL = "cancel"
+    EXTEND = "extend"  # the job's step count grew: checkpoint, and the next attempt trains on to it
     PREEMPT = "preempt"
+    PAUSE = "pause"
+    CANCEL = "cancel"
     LOST = "lost"  # the job is no longer this worker's (reaped, or a newer attempt runs)
 
 
@@ -69,7 +85,15 @@ class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The trainer checkpointed and stopped early; `finish` decides from the job's row where it goes.
     PREEMPTED = "preempted"
+    PAUSED = "paused"
+    EXTENDED = "extended"
+
+
+CHECKPOINTED_STOPS = frozenset({Outcome.PREEMPTED, Outcome.PAUSED, Outcome.EXTENDED})
+# The signals whose trainer checkpoints before it stops, and what its attempt then reports.
+CHECKPOINT_FIRST = {Signal.EXTEND: Outcome.EXTENDED, Signal.PREEMPT: Outcome.PREEMPTED, Signal.PAUSE: Outcome.PAUSED}
 
 
 CANCEL_AT_ONCE = frozenset({JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.PAUSED,
@@ -79,12 +103,7 @@ CANCEL_AT_ONCE = frozenset({JobStatus.VALIDATING, JobStatus.QUEUED, JobStatus.AD
 def cancel(session: Session, *, job_id: str) -> Job:
     """Cancel at once when no worker runs the job (an admitted job's GPUs go to whoever waits); a
     running job is asked to stop, and its worker confirms (`finish`, or `requeue_lost`)."""
-    pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
-    if pool_id is not None:
-        lock_pool(session, pool_id)  # before the job: the scheduler's lock order
-    job = locked(session, Job, job_id)
-    if job is None:
-        raise NotFound.of("job", job_id)
+    job = _locked_with_pool(session, job_id)
     if job.status in TERMINAL:
         raise Conflict(f"job {job.id!r} already {job.status}; nothing to cancel")
     if job.status in CANCEL_AT_ONCE:
@@ -95,6 +114,86 @@ def cancel(session: Session, *, job_id: str) -> Job:
     elif job.cancel_requested_at is None:
         job.cancel_requested_at = utcnow()
         session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="cancel_requested", payload={}))
+    return job
+
+
+PAUSE_AT_ONCE = frozenset({JobStatus.QUEUED, JobStatus.ADMITTED})
+EXTENSIBLE = frozenset({JobStatus.QUEUED, JobStatus.ADMITTED, JobStatus.RUNNING, JobStatus.PAUSED,
+                        JobStatus.SUCCEEDED})
+
+
+def pause(session: Session, *, job_id: str) -> Job:
+    """Pause at once when no worker runs the job (an admitted job's GPUs go to whoever waits); a
+    running job is asked to checkpoint, and is paused when its worker has (`finish`)."""
+    job = _locked_with_pool(session, job_id)
+    if job.status in PAUSE_AT_ONCE:
+        held_gpus = job.status == JobStatus.ADMITTED
+        transition(session, job, JobStatus.PAUSED, reason="paused by user", details={"step": job.step})
+        if held_gpus:
+            schedule_pool(session, job.pool_id)
+    elif job.status == JobStatus.RUNNING and job.cancel_requested_at is None:
+        if job.pause_requested_at is None:
+            job.pause_requested_at = utcnow()
+            session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="pause_requested", payload={}))
+    else:
+        being = "being cancelled" if job.status == JobStatus.RUNNING else str(job.status)
+        raise Conflict(f"job {job.id!r} is {being}; only a queued, admitted or running job can be paused")
+    return job
+
+
+def resume(session: Session, *, job_id: str) -> Job:
+    """A paused job goes back to the queue and, admitted, continues from its newest checkpoint. A
+    running job whose pause is still pending (its trainer checkpointing) just keeps its place."""
+    job = _locked_with_pool(session, job_id)
+    if job.status == JobStatus.RUNNING and job.pause_requested_at is not None:
+        job.pause_requested_at = None
+        session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="pause_withdrawn", payload={}))
+        return job
+    if job.status != JobStatus.PAUSED:
+        raise Conflict(f"job {job.id!r} is {job.status}; only a paused job can be resumed")
+    transition(session, job, JobStatus.QUEUED, reason="resumed by user", details={"step": job.step})
+    schedule_pool(session, job.pool_id)
+    return job
+
+
+def extend(session: Session, *, job_id: str, steps: int) -> Job:
+    """Train to `steps` in all. A running attempt checkpoints and the job is queued again at once
+    to train on (`Signal.EXTEND`); a succeeded job goes back to the queue; the others just run
+    longer when they run. The LR schedule is the one a job of `steps` would have had
+    (model/train/engine.py `lr_lambda` over the new total), from the step the job has reached."""
+    job = _locked_with_pool(session, job_id)
+    current = int(job.hyperparameters.get("steps", 0))
+    if job.type == auto_captions.JOB_TYPE:
+        raise InvalidInput("a captioning job has no training steps to extend")
+    if job.status not in EXTENSIBLE:
+        raise Conflict(f"job {job.id!r} is {job.status}; only a queued, admitted, running, paused or succeeded "
+                       "job can be extended")
+    if steps <= current:
+        raise InvalidInput(f"steps must be larger than the job's {current} to extend it (it is at step {job.step})")
+    if job.status == JobStatus.SUCCEEDED:
+        if job.dataset_id is None:
+            raise Conflict(f"job {job.id!r} cannot train on: its dataset was deleted; start a new job from one of "
+                           "its checkpoints (from_checkpoint) on another dataset")
+        tenant_caps.ensure_room(session, tenant_id=job.tenant_id, kind=tenant_caps.Kind.ACTIVE_JOBS)
+    job.hyperparameters = {**job.hyperparameters, "steps": steps}
+    session.add(JobEvent(job_id=job.id, tenant_id=job.tenant_id, type="extended",
+                         payload={"from": current, "to": steps, "step": job.step}))
+    if job.status == JobStatus.SUCCEEDED:
+        job.finished_at = None
+        transition(session, job, JobStatus.QUEUED, reason=f"extended to {steps} steps",
+                   details={"step": job.step})
+        schedule_pool(session, job.pool_id)
+    return job
+
+
+def _locked_with_pool(session: Session, job_id: str) -> Job:
+    """The job, locked after its pool (the scheduler's lock order); NotFound if gone."""
+    pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
+    if pool_id is not None:
+        lock_pool(session, pool_id)
+    job = locked(session, Job, job_id)
+    if job is None:
+        raise NotFound.of("job", job_id)
     return job
 
 
@@ -128,6 +227,13 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
                                   .order_by(DatasetFile.name)).all() if classes else []
     newest = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job.id)
                             .order_by(Checkpoint.step.desc()).limit(1))
+    init_from = None
+    if newest is None and job.requested.get("from_checkpoint"):
+        if job.from_checkpoint_id is None:
+            job.error = "the checkpoint it starts from was deleted before it could start"
+            transition(session, job, JobStatus.FAILED, reason=job.error)
+            return None
+        init_from = session.get_one(Checkpoint, job.from_checkpoint_id).object_prefix
     job.step = newest.step if newest else 0  # where this attempt starts
     return RunContext(
         job_id=job.id, attempt=attempt, tenant_id=job.tenant_id, type=job.type, gpus=job.gpus,
@@ -136,7 +242,7 @@ def claim(session: Session, *, job_id: str, attempt: int, worker: str) -> RunCon
                                   tuple((c.source, c.text, c.score) for c in scored.get(f.id, ()))) for f in files),
         class_images=tuple(DatasetImage(f.name, f.object_key, f.caption, f.sha256) for f in class_files),
         base_model_id=base.id, base_family=base.family, base_uri=base.uri,
-        resume_from=(newest.step, newest.object_prefix) if newest else None)
+        resume_from=(newest.step, newest.object_prefix) if newest else None, init_from=init_from)
 
 
 def class_dataset_id(requested: dict[str, Any]) -> str | None:
@@ -146,7 +252,9 @@ def class_dataset_id(requested: dict[str, Any]) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def heartbeat(session: Session, *, job_id: str, attempt: int, step: int) -> Signal:
+def heartbeat(session: Session, *, job_id: str, attempt: int, step: int, steps: int | None) -> Signal:
+    """Proof of life from the worker at `step` of the `steps` its attempt trains to (None: a job
+    without steps); answers whether and how it must stop."""
     job = _current(session, job_id, attempt)
     if job is None:
         return Signal.LOST
@@ -156,8 +264,12 @@ def heartbeat(session: Session, *, job_id: str, attempt: int, step: int) -> Sign
     bill(session, job, now)
     if job.cancel_requested_at is not None:
         return Signal.CANCEL
+    if job.pause_requested_at is not None:
+        return Signal.PAUSE
     if job.preempt_requested_at is not None:
         return Signal.PREEMPT
+    if steps is not None and job.hyperparameters.get("steps") != steps:
+        return Signal.EXTEND
     return Signal.CONTINUE
 
 
@@ -200,8 +312,10 @@ def record_checkpoint(session: Session, *, job_id: str, attempt: int, step: int,
     return row
 
 
-def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, error: str | None = None) -> bool:
-    """End the attempt; a preempted job goes back to the queue. Then the pool admits what now fits."""
+def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, error: str | None = None,
+           steps: int | None = None) -> bool:
+    """End the attempt; a preempted job goes back to the queue, and so does one that succeeded at the
+    `steps` its attempt trained to when it was extended meanwhile. Then the pool admits what now fits."""
     pool_id = session.scalar(select(Job.pool_id).where(Job.id == job_id))
     if pool_id is None:
         return False
@@ -210,8 +324,16 @@ def finish(session: Session, *, job_id: str, attempt: int, outcome: Outcome, err
     if job is None:
         return False
     stop_billing(session, job, utcnow())
-    job.worker = job.heartbeat_at = job.preempt_requested_at = None
-    if outcome is Outcome.PREEMPTED:
+    paused, preempted = job.pause_requested_at is not None, job.preempt_requested_at is not None
+    job.worker = job.heartbeat_at = job.preempt_requested_at = job.pause_requested_at = None
+    total = job.hyperparameters.get("steps")
+    if outcome in CHECKPOINTED_STOPS and paused:
+        transition(session, job, JobStatus.PAUSED, reason="paused by user", details={"step": job.step})
+    elif (outcome is Outcome.EXTENDED and not preempted) or (outcome is Outcome.SUCCEEDED and total != steps
+                                                              and steps is not None):
+        transition(session, job, JobStatus.QUEUED, reason=f"extended to {total} steps; continues from its "
+                   "last checkpoint when admitted", details={"step": job.step})
+    elif outcome in CHECKPOINTED_STOPS:
         transition(session, job, JobStatus.PREEMPTED, reason="checkpointed to make room")
         transition(session, job, JobStatus.QUEUED, reason="resumes from its last checkpoint when admitted")
     else:
@@ -272,7 +394,7 @@ def fail_attempt(session: Session, *, job_id: str, attempt: int, reason: str) ->
 def _fail(session: Session, job: Job, reason: str) -> None:
     if job.status == JobStatus.RUNNING:
         stop_billing(session, job, job.heartbeat_at or utcnow())
-    job.worker = job.heartbeat_at = job.preempt_requested_at = None
+    job.worker = job.heartbeat_at = job.preempt_requested_at = job.pause_requested_at = None
     job.error = reason[-4000:]
     transition(session, job, JobStatus.FAILED, reason=reason)
 
@@ -318,7 +440,7 @@ def _locked_attempt(session: Session, job_id: str, attempt: int, statuses: tuple
 
 
 def _requeue(session: Session, job: Job, why: str, *, lost_pod: bool = False) -> bool:
-    """Back to the queue (True), or cancelled if a cancel was asked (False)."""
+    """Back to the queue (True), or cancelled or paused if that was asked (False)."""
     details: dict[str, Any] = {"worker": job.worker}
     if lost_pod:
         details["lost_pod"] = True
@@ -326,9 +448,13 @@ def _requeue(session: Session, job: Job, why: str, *, lost_pod: bool = False) ->
         last_seen = job.heartbeat_at or utcnow()
         stop_billing(session, job, last_seen)  # bill up to the last sign of life
         details["last_heartbeat"] = last_seen.isoformat()
-    job.worker = job.heartbeat_at = job.preempt_requested_at = None
+    paused = job.pause_requested_at is not None
+    job.worker = job.heartbeat_at = job.preempt_requested_at = job.pause_requested_at = None
     if job.cancel_requested_at is not None:
         transition(session, job, JobStatus.CANCELLED, reason=f"cancelled; {why}", details=details)
+        return False
+    if paused:  # what the user asked for, even though its last checkpoint may be older than the pause
+        transition(session, job, JobStatus.PAUSED, reason=f"paused by user; {why}", details=details)
         return False
     transition(session, job, JobStatus.QUEUED, reason=f"{why}; resumes from its last checkpoint", details=details)
     return True

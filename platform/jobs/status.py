@@ -1,5 +1,6 @@
 """A job's statuses and the moves between them: validating → queued → admitted → running →
-succeeded | failed | cancelled, with preempted → queued and paused. Plain data, so the job's table
+succeeded | failed | cancelled, with preempted → queued, paused → queued, and succeeded → queued
+when a job is extended to more steps. Plain data, so the job's table
 (platform/db/models) names its statuses by this enum; `states.transition` makes the moves.
 """
 
@@ -27,11 +28,11 @@ TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     S.VALIDATING: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
     S.QUEUED: frozenset({S.ADMITTED, S.PAUSED, S.FAILED, S.CANCELLED}),
-    S.ADMITTED: frozenset({S.RUNNING, S.QUEUED, S.PREEMPTED, S.FAILED, S.CANCELLED}),
+    S.ADMITTED: frozenset({S.RUNNING, S.QUEUED, S.PREEMPTED, S.PAUSED, S.FAILED, S.CANCELLED}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.PREEMPTED, S.PAUSED, S.QUEUED}),
     S.PREEMPTED: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
     S.PAUSED: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
-    S.SUCCEEDED: frozenset(),
+    S.SUCCEEDED: frozenset({S.QUEUED}),  # extended to more steps
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
 }

@@ -102,8 +102,8 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel], qu
     (`read_queue`), both read in this transaction."""
     now = utcnow()
     held = session.execute(
-        select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.priority,
-               Job.admitted_at).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
+        select(Job.id, Job.tenant_id, Job.gpus, Job.borrowed, Job.preempt_requested_at, Job.pause_requested_at,
+               Job.priority, Job.admitted_at).where(Job.pool_id == pool.id, Job.status.in_(HOLDING))
         .order_by(Job.admitted_at, Job.id)).all()
     quotas = {q.tenant_id: policy.Quota(nominal=q.nominal_gpus, borrowing_limit=q.borrowing_limit_gpus)
               for q in session.scalars(select(Quota).where(Quota.pool_id == pool.id))}
@@ -113,7 +113,8 @@ def load_state(session: Session, pool: GpuPool, serving: Sequence[WarmModel], qu
         capacity=pool.capacity_gpus, quotas=quotas, weights=weights,
         recent_usage=recent_usage(session, pool.id, now, get_settings().fair_share_window_s),
         held=[policy.Held(job_id=row.id, tenant_id=row.tenant_id, gpus=row.gpus, borrowed=row.borrowed,
-                          draining=row.preempt_requested_at is not None, priority=row.priority, admitted_seq=seq)
+                          draining=(row.preempt_requested_at or row.pause_requested_at) is not None,
+                          priority=row.priority, admitted_seq=seq)
               for seq, row in enumerate(held)]
         # A model held for warm endpoints takes a GPU of the pool per replica; never a borrower, so never preempted.
         + [policy.Held(job_id=warm.holder_id, tenant_id=warm.tenant_id, gpus=warm.gpus, borrowed=False)

@@ -53,7 +53,7 @@ class Held:
     tenant_id: str
     gpus: int
     borrowed: bool  # admitted beyond the tenant's nominal quota, hence preemptible
-    draining: bool = False  # preemption already requested; holds its GPUs until its worker stops
+    draining: bool = False  # preemption (or a pause) requested; holds its GPUs until its worker stops
     priority: int = 0
     admitted_seq: int = 0  # larger = admitted later
 

@@ -1,7 +1,8 @@
 """The job state machine (platform/jobs/status.py, states.py) as a table: every status has its row, a job
 runs only once admitted and succeeds only after it ran, every unfinished job can be cancelled or
-failed, a finished one never changes; and `transition` applies exactly that table, each change a
-status event, every other change refused with the job left as it was."""
+failed, a finished one never changes (but for a succeeded job extended to more steps: queued again);
+and `transition` applies exactly that table, each change a status event, every other change refused
+with the job left as it was."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ def entered_from(target: JobStatus) -> set[JobStatus]:
 
 def test_every_status_has_a_row_and_only_finished_jobs_have_no_way_on() -> None:
     assert set(ALLOWED) == set(S)
-    assert {status for status, targets in ALLOWED.items() if not targets} == TERMINAL == {
-        S.SUCCEEDED, S.FAILED, S.CANCELLED}
+    assert {status for status, targets in ALLOWED.items() if not targets} == TERMINAL - {S.SUCCEEDED} == {
+        S.FAILED, S.CANCELLED}
+    assert ALLOWED[S.SUCCEEDED] == {S.QUEUED}  # extended to more steps
 
 
 def test_every_unfinished_job_can_be_cancelled_and_failed() -> None:

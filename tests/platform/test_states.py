@@ -34,10 +34,11 @@ def moves(spec: str) -> set[tuple[str, str]]:
 JOB_MOVES = moves("""
     validating -> queued failed cancelled
     queued -> admitted paused failed cancelled
-    admitted -> running queued preempted failed cancelled
+    admitted -> running queued preempted paused failed cancelled
     running -> succeeded failed cancelled preempted paused queued
     preempted -> queued cancelled failed
     paused -> queued cancelled failed
+    succeeded -> queued
 """)
 ENDPOINT_MOVES = moves("""
     cold -> loading ready failed

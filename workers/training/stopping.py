@@ -1,6 +1,7 @@
 """Why an attempt must stop, as the heartbeat thread or the relay loop learns it.
 
-A preemption asks the trainer to checkpoint first (SIGTERM, within the stop grace). A cancel
+A preemption, a pause or an extension asks the trainer to checkpoint first (SIGTERM, within the
+stop grace). A cancel
 needs no checkpoint and a lost job may not write one, so either kills the trainer at once, from
 whichever thread learns of it, and sets `now`, which aborts any transfer in progress: neither
 a busy trainer nor a checkpoint upload delays the stop.
@@ -15,7 +16,8 @@ from sanacloud.platform.jobs.lifecycle import Signal
 
 AT_ONCE = (Signal.CANCEL, Signal.LOST)
 # A stronger reason replaces a weaker one (a cancel during a preemption's checkpoint), never the reverse.
-STRENGTH = {Signal.CONTINUE: 0, Signal.PREEMPT: 1, Signal.CANCEL: 2, Signal.LOST: 3}
+STRENGTH = {Signal.CONTINUE: 0, Signal.EXTEND: 1, Signal.PREEMPT: 2, Signal.PAUSE: 3, Signal.CANCEL: 4,
+            Signal.LOST: 5}
 
 
 class Killable(Protocol):

@@ -4,8 +4,8 @@ captioning job's attempt is the same with the captioner as the child (captioning
 While the trainer runs, its events go into `job_events` (in batches, about once a second) and
 each checkpoint is uploaded and recorded as it appears. From claim to finish, a heartbeat thread
 reports every `heartbeat_s` (also while the dataset downloads or a checkpoint uploads): it proves
-the worker alive and brings back the user's cancel or the scheduler's preemption (stopping.py says
-how each stops the trainer).
+the worker alive and brings back the user's cancel, pause or extension, or the scheduler's
+preemption (stopping.py says how each stops the trainer).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from sanacloud.platform.datasets import auto_captions
 from sanacloud.platform.db.session import session_scope
 from sanacloud.platform.jobs import lifecycle
-from sanacloud.platform.jobs.lifecycle import Outcome, RunContext, Signal
+from sanacloud.platform.jobs.lifecycle import CHECKPOINT_FIRST, Outcome, RunContext, Signal
 from sanacloud.platform.settings import Settings
 from sanacloud.platform.storage import ObjectStore
 from sanacloud.workers.training import captioning
@@ -32,7 +32,7 @@ from sanacloud.workers.training.workspace import TransferAborted, Workspace
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY_S = 1.0
-LOCAL_FIELDS = ("path", "files", "samples")  # worker-local paths: meaningless to the user
+LOCAL_FIELDS = ("path", "files", "samples", "initialized_from")  # worker-local paths: meaningless to the user
 
 
 @dataclass
@@ -82,12 +82,15 @@ def run_attempt(context: RunContext, *, store: ObjectStore, settings: Settings, 
             return _stopped_at_once(context, progress)
         if progress.done and code == 0:
             return _finish(context, Outcome.SUCCEEDED)
-        if progress.stop.signal is Signal.PREEMPT or progress.checkpointed_stop:
-            # Asked to make room, or stopped by a SIGTERM of its own (another node's ranks were told
-            # to stop, and the world stopped with them): it checkpointed, so it resumes.
+        if progress.error is not None:  # e.g. it diverged, also while asked to checkpoint: its error event says why
+            return _finish(context, Outcome.FAILED, progress.error, announced=True)
+        if progress.stop.signal in CHECKPOINT_FIRST:  # it checkpointed, as asked
+            return _finish(context, CHECKPOINT_FIRST[progress.stop.signal])
+        if progress.checkpointed_stop:
+            # Stopped by a SIGTERM of its own (another node's ranks were told to stop, and the world
+            # stopped with them): it checkpointed, so it resumes.
             return _finish(context, Outcome.PREEMPTED)
-        reason = progress.error or f"the trainer exited with code {code}: {trainer.stderr_tail()}"
-        return _finish(context, Outcome.FAILED, reason)
+        return _finish(context, Outcome.FAILED, f"the trainer exited with code {code}: {trainer.stderr_tail()}")
     finally:
         heartbeat.stop()
         shutil.rmtree(workspace.attempt_dir, ignore_errors=True)
@@ -139,7 +142,7 @@ def supervise(context: RunContext, trainer: TrainerProcess, workspace: Workspace
         if (progress.pending or progress.captions) and now - last_flush >= FLUSH_EVERY_S:
             flush_events(context, progress)
             last_flush = now
-        if progress.stop.signal is Signal.PREEMPT:  # a cancel or loss has killed the trainer already
+        if progress.stop.signal in CHECKPOINT_FIRST:  # a cancel or loss has killed the trainer already
             trainer.stop(settings.stop_grace_s)
 
 
@@ -170,7 +173,8 @@ def _upload(context: RunContext, workspace: Workspace, event: dict[str, Any], pr
         return
     with session_scope() as session:
         # Asked under the job's row lock: a cancel committed before is seen here, a later one finds it recorded.
-        signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt, step=progress.step)
+        signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt, step=progress.step,
+                                     steps=context.steps)
         row = None if signal in AT_ONCE else lifecycle.record_checkpoint(
             session, job_id=context.job_id, attempt=context.attempt, step=step, object_prefix=prefix,
             metrics={"loss": event.get("loss")}, sample_keys=samples)
@@ -200,7 +204,8 @@ def flush_events(context: RunContext, progress: Progress) -> None:
 def _beat(context: RunContext, progress: Progress) -> None:
     try:
         with session_scope() as session:
-            signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt, step=progress.step)
+            signal = lifecycle.heartbeat(session, job_id=context.job_id, attempt=context.attempt,
+                                         step=progress.step, steps=context.steps)
     except Exception:  # the database is briefly unreachable: keep training, try again next beat
         log.exception("job %s: heartbeat failed", context.job_id)
         return
@@ -217,11 +222,14 @@ def _stopped_at_once(context: RunContext, progress: Progress) -> Outcome | None:
     return _finish(context, Outcome.CANCELLED)
 
 
-def _finish(context: RunContext, outcome: Outcome, error: str | None = None) -> Outcome | None:
+def _finish(context: RunContext, outcome: Outcome, error: str | None = None, *,
+            announced: bool = False) -> Outcome | None:
+    """End the attempt; `error` becomes the job's error and, unless the trainer `announced` it in an
+    error event of its own, an error event."""
     with session_scope() as session:
-        if error:
+        if error and not announced:
             lifecycle.record_events(session, job_id=context.job_id, attempt=context.attempt,
                                     events=[{"type": "error", "message": error[-4000:]}])
         ended = lifecycle.finish(session, job_id=context.job_id, attempt=context.attempt, outcome=outcome,
-                                 error=error)
+                                 error=error, steps=context.steps)
     return outcome if ended else None

@@ -14,13 +14,14 @@ LOCAL_CHECKPOINTS = 2
 def trainer_spec(context: RunContext, workspace: Workspace) -> TrainSpec:
     """Every resolved hyperparameter (api/jobs/hyperparameters.py) is a TrainSpec field of the same
     name (prior preservation's gains the folder its class dataset was downloaded to); the worker adds
-    its paths and how often to log."""
+    its paths (the checkpoint a new job starts from among them) and how often to log."""
     hp = dict(context.hyperparameters)
     prior = hp.pop("prior", None)
     return TrainSpec(
         **hp, prior=_prior(prior, workspace) if prior else None, model=context.base_family,
         model_path=workspace.base_model_path(), data_dir=workspace.data_dir,
         output_dir=workspace.output_dir, cache_dir=workspace.cache_dir, type=context.type,
+        init_from=workspace.init_dir if context.init_from is not None else None,
         keep_checkpoints=LOCAL_CHECKPOINTS, log_every=max(1, int(hp["steps"]) // MAX_STEP_EVENTS))
 
 

@@ -3,6 +3,7 @@
     <work>/jobs/<job>/attempt-<n>/data/       the dataset: images + metadata.jsonl
     <work>/jobs/<job>/attempt-<n>/class-data/ prior preservation's uploaded class images, if any
     <work>/jobs/<job>/attempt-<n>/out/        the trainer's output_dir (checkpoints land here)
+    <work>/jobs/<job>/attempt-<n>/init/       the checkpoint a new job starts from (from_checkpoint), if any
     <work>/cache/<dataset>/<base model>/      latents and text embeddings, shared by attempts and jobs
     <work>/models/<base model>/               a base model fetched from object storage (model_files.py)
 
@@ -20,7 +21,7 @@ import threading
 from pathlib import Path
 
 from sanacloud.model.metadata_jsonl import SCORED_KEY
-from sanacloud.model.train import checkpoints
+from sanacloud.model.train import checkpoint_layout, checkpoints
 from sanacloud.platform.jobs.lifecycle import DatasetImage, RunContext
 from sanacloud.platform.storage import ObjectStore, keys
 from sanacloud.workers.model_files import download_prefix, model_folder
@@ -47,10 +48,12 @@ class Workspace:
         self.data_dir = self.attempt_dir / "data"
         self.class_data_dir = self.attempt_dir / "class-data"
         self.output_dir = self.attempt_dir / "out"
+        self.init_dir = self.attempt_dir / "init"
         self.cache_dir = root / "cache" / context.dataset_id / context.base_model_id
 
     def prepare(self, abort: threading.Event) -> None:
-        """Fresh folders, the dataset downloaded (and checked), the newest checkpoint restored.
+        """Fresh folders, the dataset downloaded (and checked), the newest checkpoint restored (or
+        the one the job starts from, while it has none of its own).
 
         Raises TransferAborted once `abort` is set."""
         shutil.rmtree(self.root / "jobs" / self.context.job_id, ignore_errors=True)
@@ -64,6 +67,10 @@ class Workspace:
         if self.context.resume_from is not None:
             step, prefix = self.context.resume_from
             download_prefix(self.store, prefix, checkpoints.folder_for(self.output_dir, step))
+        elif self.context.init_from is not None:
+            # Its exported weights only: the new job's optimizer and schedule start afresh.
+            download_prefix(self.store, self.context.init_from, self.init_dir,
+                            only=(checkpoint_layout.LORA_WEIGHTS, checkpoint_layout.TRANSFORMER_DIR + "/"))
 
     def base_model_path(self) -> Path:
         return self.model_path(self.context.base_uri, self.context.base_model_id)
