@@ -133,6 +133,8 @@ class Job(APIModel):
     hyperparameters: dict[str, Any]
     error: str | None
     cancel_requested_at: datetime | None
+    pause_requested_at: datetime | None
+    from_checkpoint_id: str | None
     attempt: int
     borrowed: bool
     step: int
@@ -147,6 +149,11 @@ class Job(APIModel):
     def finished(self) -> bool:
         """The job ended: succeeded, failed or cancelled."""
         return self.status in TERMINAL_JOB_STATUSES
+
+    @property
+    def stopped(self) -> bool:
+        """Nothing more happens to the job unless someone acts: it ended, or it is paused."""
+        return self.finished or self.status == "paused"
 
 
 class AdminJob(Job):

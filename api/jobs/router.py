@@ -49,6 +49,27 @@ def jobs_cancel(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.J
     return service.job_out(session, service.cancel(session, actor=actor, job_id=job_id))
 
 
+@router.post("/{job_id}/pause", responses=problems(409))
+def jobs_pause(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+    """Stop the job with its state kept: at once when it is not running yet, else after its trainer has
+    checkpointed (until then `pause_requested_at` is set); its GPUs go to whoever waits."""
+    return service.job_out(session, service.pause(session, actor=actor, job_id=job_id))
+
+
+@router.post("/{job_id}/resume", responses=problems(409))
+def jobs_resume(job_id: str, session: SessionDep, actor: TenantDep) -> schemas.JobOut:
+    """Queue a paused job again; admitted, it continues from its newest checkpoint (a pause still pending
+    is withdrawn)."""
+    return service.job_out(session, service.resume(session, actor=actor, job_id=job_id))
+
+
+@router.patch("/{job_id}", responses=problems(409))
+def jobs_update(job_id: str, request: Annotated[schemas.JobUpdate, Body()], session: SessionDep,
+                actor: TenantDep) -> schemas.JobOut:
+    """Rename a job, or extend it to more steps."""
+    return service.job_out(session, service.update(session, actor=actor, job_id=job_id, request=request))
+
+
 @router.delete("/{job_id}", status_code=204, responses=problems(409))
 def jobs_delete(job_id: str, session: SessionDep, actor: TenantDep) -> None:
     """Delete a finished job and everything it stored (checkpoints, samples)."""

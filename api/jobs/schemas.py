@@ -101,6 +101,10 @@ class _JobCreateBase(RequestModel):
     gpus: int | None = Field(default=None, ge=1, le=64)
     priority: int = Field(default=0, ge=-100, le=100)
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    from_checkpoint: str | None = Field(
+        default=None, max_length=40, description="a checkpoint of yours whose weights this job starts from (same "
+        "base model and type; a LoRA keeps that checkpoint's rank and targets): the optimizer, schedule and step "
+        "start afresh, on this job's dataset")
 
 
 class LoraJobCreate(_JobCreateBase):
@@ -114,6 +118,14 @@ class FullJobCreate(_JobCreateBase):
 
 
 JobCreate = Annotated[LoraJobCreate | FullJobCreate, Field(discriminator="type")]
+
+
+class JobUpdate(RequestModel):
+    name: Name | None = None
+    steps: int | None = Field(default=None, ge=1, le=1_000_000, description=(
+        "train longer: a new total, larger than the job's; a running job checkpoints and continues to it, a "
+        "succeeded one goes back to the queue. The LR schedule becomes the one a job of this many steps has, "
+        "from the step reached (a constant LR stays; a decay stretches over the new total)"))
 
 
 class JobOut(ResponseModel):
@@ -132,6 +144,9 @@ class JobOut(ResponseModel):
     hyperparameters: dict[str, Any] = Field(description="what the job runs with, every 'auto' resolved")
     error: str | None
     cancel_requested_at: datetime | None
+    pause_requested_at: datetime | None = Field(description="a pause asked of the running job: it is paused once "
+                                                            "its trainer has checkpointed")
+    from_checkpoint_id: str | None = Field(description="the checkpoint whose weights the job started from")
     attempt: int = Field(description="times admitted (a job resumes after preemption or a lost worker)")
     borrowed: bool = Field(description="running on borrowed capacity beyond the tenant's nominal quota: preemptible")
     step: int = Field(description="the newest training step a worker reported")

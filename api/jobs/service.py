@@ -1,4 +1,5 @@
-"""Training jobs: submit (validated, idempotent), list, inspect, cancel, read events and checkpoints."""
+"""Training jobs: submit (validated, idempotent; from scratch or from a checkpoint), list, inspect,
+cancel, pause, resume, extend, read events and checkpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from sanacloud.api.deps import TenantPrincipal
 from sanacloud.api.jobs import hyperparameters
-from sanacloud.api.jobs.schemas import FullJobCreate, JobOut, LoraJobCreate
+from sanacloud.api.jobs.schemas import FullJobCreate, JobOut, JobUpdate, LoraJobCreate, LoraSettings
 from sanacloud.api.pagination import PageParams, paginate
 from sanacloud.platform import accounts, idempotency, tenant_caps
 from sanacloud.platform.catalog import FAMILIES
@@ -55,6 +56,10 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     tenant_caps.ensure_room(session, tenant_id=actor.tenant_id, kind=tenant_caps.Kind.ACTIVE_JOBS)
     dataset = _dataset(session, actor, request.dataset_id)
     base = _base_model(session, request.base_model)
+    start = None
+    if request.from_checkpoint is not None:
+        start = get_owned(session, Checkpoint, request.from_checkpoint, tenant_id=actor.tenant_id, kind="checkpoint")
+        request = _continuing(request, session.get_one(Job, start.job_id), base)
     family = FAMILIES[base.family]
     pool = accounts.pool_for(session, tenant_id=actor.tenant_id, name=request.pool)
     gpus = request.gpus or (family.gpus_full if isinstance(request, FullJobCreate) else 1)
@@ -69,12 +74,38 @@ def _submit(session: Session, *, actor: TenantPrincipal, request: LoraJobCreate 
     job = Job(id=job_id, tenant_id=actor.tenant_id, name=request.name or f"{request.type}-{dataset.name}"[:100],
               type=request.type, status=JobStatus.VALIDATING, dataset_id=dataset.id, base_model_id=base.id,
               pool_id=pool.id, gpus=gpus, priority=request.priority, requested=request.model_dump(mode="json"),
-              hyperparameters=resolved)
+              hyperparameters=resolved, from_checkpoint_id=start.id if start else None)
     session.add(job)
     session.flush()
     transition(session, job, JobStatus.QUEUED, reason="validated")
     schedule_pool(session, pool.id)
     return job
+
+
+def _continuing(request: LoraJobCreate | FullJobCreate, source: Job,
+                base: Model) -> LoraJobCreate | FullJobCreate:
+    """The request of a job starting from a checkpoint of `source`: it must train the same kind of
+    weights of the same base model; a LoRA without `lora` settings takes the source's adapter shape."""
+    checkpoint = request.from_checkpoint
+    if source.type != request.type:
+        raise InvalidInput(f"checkpoint {checkpoint!r} holds {source.type} weights; a {request.type} job cannot start "
+                           f"from it (submit a {source.type} job)")
+    if source.base_model_id != base.id:
+        trained_on = source.requested.get("base_model", source.base_model_id)
+        raise InvalidInput(f"checkpoint {checkpoint!r} was trained on base model {trained_on!r}, not "
+                           f"{request.base_model!r}; a job starts from a checkpoint of its own base model")
+    if not isinstance(request, LoraJobCreate):
+        return request
+    shape = source.hyperparameters["lora"]
+    if "lora" not in request.model_fields_set:
+        return request.model_copy(update={"lora": LoraSettings(
+            rank=shape["rank"], alpha=shape["alpha"], dropout=shape["dropout"], targets=shape["targets"])})
+    asked = (request.lora.rank, sorted(set(request.lora.targets)))
+    if asked != (shape["rank"], shape["targets"]):
+        raise InvalidInput(f"checkpoint {checkpoint!r} is a LoRA of rank {shape['rank']} on "
+                           f"{', '.join(shape['targets'])}; the request asks rank {asked[0]} on {', '.join(asked[1])}. "
+                           "Omit `lora` to keep the checkpoint's")
+    return request
 
 
 def _sample_captions(session: Session, dataset: Dataset) -> list[str]:
@@ -127,11 +158,35 @@ def cancel(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
     return lifecycle.cancel(session, job_id=job_id)
 
 
+def pause(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
+    get(session, actor=actor, job_id=job_id)  # the tenant's, else 404
+    return lifecycle.pause(session, job_id=job_id)
+
+
+def resume(session: Session, *, actor: TenantPrincipal, job_id: str) -> Job:
+    get(session, actor=actor, job_id=job_id)
+    return lifecycle.resume(session, job_id=job_id)
+
+
+def update(session: Session, *, actor: TenantPrincipal, job_id: str, request: JobUpdate) -> Job:
+    job = get(session, actor=actor, job_id=job_id)
+    if request.steps is not None:
+        job = lifecycle.extend(session, job_id=job_id, steps=request.steps)
+    if request.name is not None:
+        job.name = request.name
+    return job
+
+
 def delete(session: Session, *, actor: TenantPrincipal, job_id: str) -> None:
     """A finished job, with its events, checkpoints and stored objects."""
     job = get(session, actor=actor, job_id=job_id, for_update=True)
     if job.status not in TERMINAL:
         raise Conflict(f"job {job.id!r} is {job.status}; cancel it and wait until it is cancelled before deleting it")
+    successor = session.scalar(select(Job.id).join(Checkpoint, Checkpoint.id == Job.from_checkpoint_id).where(
+        Checkpoint.job_id == job.id, Job.status.not_in(TERMINAL)).limit(1))
+    if successor is not None:
+        raise Conflict(f"job {successor!r} starts from a checkpoint of job {job.id!r} and has not finished; "
+                       "delete this job once it has")
     retention.delete_job(session, job)
 
 

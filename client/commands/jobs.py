@@ -1,4 +1,5 @@
-"""`sanacloud jobs ...`: submit a fine-tune, list and show jobs, follow one (`watch`), its events, cancel, delete."""
+"""`sanacloud jobs ...`: submit a fine-tune (from scratch or from a checkpoint), list and show jobs, follow
+one (`watch`), its events; pause, resume, extend, cancel, delete."""
 
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ def create(
     rank: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
     alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default: the rank)")] = None,
     zero_stage: Annotated[int | None, typer.Option(help="DeepSpeed ZeRO stage for full training (2 or 3)")] = None,
+    from_checkpoint: Annotated[str | None, typer.Option(
+        help="start from this checkpoint's weights (same base model and type; fresh optimizer)")] = None,
     idempotency_key: Annotated[str | None, typer.Option(
         help="the same key submits the job once, however often the command runs")] = None,
 ) -> None:
@@ -99,7 +102,8 @@ def create(
                     "validation_prompts": validation_prompt or None, "instance_prompt": instance_prompt,
                     "trigger": trigger, "caption_choice": caption_choice, "caption_temperature": caption_temperature,
                     "prior": prior_preservation(class_prompt, class_dataset, num_class_images, prior_loss_weight)},
-            "lora": {"rank": rank, "alpha": alpha}, "deepspeed": {"zero_stage": zero_stage}})
+            "lora": {"rank": rank, "alpha": alpha}, "deepspeed": {"zero_stage": zero_stage},
+            "from_checkpoint": from_checkpoint})
     except SpecProblem as problem:
         raise cli.fail(str(problem), USAGE_ERROR) from None
     missing = [flag for field, flag in (("dataset_id", "--dataset"), ("base_model", "--base-model"))
@@ -141,6 +145,31 @@ def cancel(cli: Cli, job_id: JobId) -> None:
     """Cancel a job; a running trainer stops within seconds."""
     job = cli.client.jobs.cancel(job_id)
     cli.out.said(job, f"job {job.id}: {job.status}" + (" (cancel requested)" if job.cancel_requested_at else ""))
+
+
+@app.command()
+@api_command
+def pause(cli: Cli, job_id: JobId) -> None:
+    """Pause a job, keeping its state: a running trainer checkpoints first; its GPUs are freed."""
+    job = cli.client.jobs.pause(job_id)
+    cli.out.said(job, f"job {job.id}: {job.status}" + (" (pause requested)" if job.pause_requested_at else ""))
+
+
+@app.command()
+@api_command
+def resume(cli: Cli, job_id: JobId) -> None:
+    """Queue a paused job again: it continues from its newest checkpoint."""
+    job = cli.client.jobs.resume(job_id)
+    cli.out.said(job, f"job {job.id}: {job.status}")
+
+
+@app.command()
+@api_command
+def extend(cli: Cli, job_id: JobId,
+           steps: Annotated[int, typer.Option(help="the new total of steps, more than the job's")]) -> None:
+    """Train a job longer: a running one checkpoints and continues, a succeeded one is queued again."""
+    job = cli.client.jobs.update(job_id, steps=steps)
+    cli.out.said(job, f"job {job.id}: {job.status}, training to step {job.hyperparameters.get('steps')}")
 
 
 @app.command()

@@ -2,8 +2,8 @@
 way to end on an error: the API's message, the fields it names and the request id, never a traceback.
 
 Exit codes: 0 done; 1 the API refused, or could not be reached, or a file could not be read or
-written; 2 the command was used wrongly; `jobs watch` adds 3 (the job failed), 4 (cancelled) and
-5 (its --timeout passed).
+written; 2 the command was used wrongly; `jobs watch` adds 3 (the job failed), 4 (cancelled),
+5 (its --timeout passed) and 6 (paused).
 """
 
 from __future__ import annotations

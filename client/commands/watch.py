@@ -2,7 +2,7 @@
 
 On a terminal, a live line (step of total, smoothed loss, lr, samples/s, ETA; the wait reason while
 queued) with status changes and new checkpoints printed above it; otherwise plain lines, a step
-line per tenth of the run. Exit code: 0 succeeded, 3 failed, 4 cancelled, 5 --timeout passed.
+line per tenth of the run. Exit code: 0 succeeded, 3 failed, 4 cancelled, 5 --timeout passed, 6 paused.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sanacloud.client.commands.session import Cli
 from sanacloud.client.errors import WaitTimeout
 from sanacloud.client.models import Job, JobEvent
 
-FAILED, CANCELLED, TIMED_OUT = 3, 4, 5
-EXIT_CODES = {"succeeded": 0, "failed": FAILED, "cancelled": CANCELLED}
+FAILED, CANCELLED, TIMED_OUT, PAUSED = 3, 4, 5, 6
+EXIT_CODES = {"succeeded": 0, "failed": FAILED, "cancelled": CANCELLED, "paused": PAUSED}
 LOSS_SMOOTHING = 0.1  # weight of each new loss in the moving average
 QUIET_EVENTS = frozenset({"step", "done", "sample", "cache", "start"})
 
@@ -106,8 +106,8 @@ class Run:
 def watch_job(cli: Cli, job_id: Annotated[str, typer.Argument(help="the job's id")],
               timeout: Annotated[float | None, typer.Option(help="give up after this many seconds (exit 5)")] = None,
               poll_interval: Annotated[float, typer.Option(min=0.1, help="seconds between polls")] = 1.0) -> None:
-    """Follow a job until it ends: live progress, status changes, checkpoints. Exit 0 succeeded, 3 failed,
-    4 cancelled, 5 timed out."""
+    """Follow a job until it ends or is paused: live progress, status changes, checkpoints. Exit 0
+    succeeded, 3 failed, 4 cancelled, 5 timed out, 6 paused."""
     run = Run(cli.client.jobs.retrieve(job_id))
     with _view(cli.out, run) as on_event:
         try:

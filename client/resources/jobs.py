@@ -20,10 +20,13 @@ class Jobs(Resource[D]):
     def create(self, *, dataset_id: str, base_model: str, type: str = "lora", name: str | None = None,
                pool: str | None = None, gpus: int | None = None, priority: int | None = None,
                hyperparameters: dict[str, Any] | None = None, lora: dict[str, Any] | None = None,
-               deepspeed: dict[str, Any] | None = None, idempotency_key: str | None = None) -> Call[Job]:
-        """Submits a job. Its Idempotency-Key (made here unless given) makes the SDK's own retries safe."""
+               deepspeed: dict[str, Any] | None = None, from_checkpoint: str | None = None,
+               idempotency_key: str | None = None) -> Call[Job]:
+        """Submits a job (`from_checkpoint`: starting from that checkpoint's weights). Its
+        Idempotency-Key (made here unless given) makes the SDK's own retries safe."""
         body = without_none(type=type, dataset_id=dataset_id, base_model=base_model, name=name, pool=pool, gpus=gpus,
-                            priority=priority, hyperparameters=hyperparameters, lora=lora, deepspeed=deepspeed)
+                            priority=priority, hyperparameters=hyperparameters, lora=lora, deepspeed=deepspeed,
+                            from_checkpoint=from_checkpoint)
         key = idempotency_key if idempotency_key is not None else f"sdk-{uuid.uuid4()}"
         return Call("jobs-create", parse_as(Job), json=body, headers={"Idempotency-Key": key})
 
@@ -40,6 +43,21 @@ class Jobs(Resource[D]):
     @operation("jobs-cancel")
     def cancel(self, job_id: str) -> Call[Job]:
         return Call("jobs-cancel", parse_as(Job), path={"job_id": job_id})
+
+    @operation("jobs-pause")
+    def pause(self, job_id: str) -> Call[Job]:
+        """Pauses the job: at once if it is not running yet, else once its trainer has checkpointed."""
+        return Call("jobs-pause", parse_as(Job), path={"job_id": job_id})
+
+    @operation("jobs-resume")
+    def resume(self, job_id: str) -> Call[Job]:
+        """Queues a paused job again; it continues from its newest checkpoint."""
+        return Call("jobs-resume", parse_as(Job), path={"job_id": job_id})
+
+    @operation("jobs-update")
+    def update(self, job_id: str, *, steps: int | None = None, name: str | None = None) -> Call[Job]:
+        """Renames the job, or extends it to `steps` in all (a succeeded job trains on)."""
+        return Call("jobs-update", parse_as(Job), path={"job_id": job_id}, json=without_none(steps=steps, name=name))
 
     @operation("jobs-delete")
     def delete(self, job_id: str) -> Call[None]:
@@ -58,7 +76,7 @@ class Jobs(Resource[D]):
     @operation()
     def wait(self, job_id: str, *, on_event: Callable[[JobEvent], None] | None = None, poll_interval: float = 1.0,
              timeout: float | None = None) -> Flow[Job]:
-        """Follows the job until it has succeeded, failed or been cancelled, and returns it as it ended.
+        """Follows the job until it has succeeded, failed, been cancelled or paused, and returns it then.
 
         on_event: called with each of its events, once each and in order. Raises WaitTimeout when
         `timeout` seconds pass first; a failed job is returned, not raised (`job.status` says).
@@ -74,7 +92,7 @@ class Jobs(Resource[D]):
                     after = event.id
                 if page.next_cursor is None:
                     break
-            if job.finished:
+            if job.stopped:
                 return job
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:

@@ -94,7 +94,7 @@ def test_a_job_whose_worker_went_silent_is_requeued_and_billed_to_its_last_heart
     job = client.get(f"/v1/jobs/{job_id}", headers=tenant.headers).json()
     assert job["status"] == "admitted" and job["attempt"] == 2
     with session_scope() as session:
-        assert lifecycle.heartbeat(session, job_id=job_id, attempt=1, step=5) == lifecycle.Signal.LOST
+        assert lifecycle.heartbeat(session, job_id=job_id, attempt=1, step=5, steps=10) == lifecycle.Signal.LOST
     reasons = [e["payload"].get("reason") for e in client.get(
         f"/v1/jobs/{job_id}/events?type=status", headers=tenant.headers).json()["items"]]
     assert "worker lost; resumes from its last checkpoint" in reasons

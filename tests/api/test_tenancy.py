@@ -94,6 +94,7 @@ def requests(victim: Victim) -> dict[Route, dict[str, Any]]:
         ("PATCH", "/v1/endpoints/{endpoint_id}"): {"json": {"name": "stolen"}},
         ("POST", "/v1/endpoints/{endpoint_id}/generate"): {"json": {"prompt": "stolen", "wait": False}},
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"json": {"enabled": False}},
+        ("PATCH", "/v1/jobs/{job_id}"): {"json": {"steps": 99}},
     }
 
 
@@ -147,6 +148,11 @@ def test_every_route_that_names_an_object_hides_other_tenants_objects(
         assert "does not exist" in response.json()["detail"]
     assert row_counts() == before
     assert {("POST", "/v1/jobs/{job_id}/cancel"), ("POST", "/v1/jobs")} <= set(naming)
+    # A job of the intruder's own, started from the victim's checkpoint.
+    stolen_start = {**lora_job(ready_dataset(client, intruder, images=1)),
+                    "from_checkpoint": victim.ids["checkpoint_id"]}
+    response = client.post("/v1/jobs", json=stolen_start, headers=intruder.headers)
+    assert response.status_code == 404 and "does not exist" in response.json()["detail"], response.text
     own = victim.tenant.headers
     assert client.get(f"/v1/datasets/{victim.ids['dataset_id']}", headers=own).json()["name"] == "shapes"
     assert client.get(f"/v1/jobs/{victim.ids['job_id']}", headers=own).json()["status"] == "admitted"
