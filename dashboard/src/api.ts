@@ -113,6 +113,8 @@ export interface Job {
   hyperparameters: Record<string, unknown>;
   error: string | null;
   cancel_requested_at: string | null;
+  pause_requested_at: string | null; // a running job's pause waits for its trainer's checkpoint
+  from_checkpoint_id: string | null; // the checkpoint whose weights the job started from
   attempt: number;
   borrowed: boolean;
   step: number;
@@ -166,6 +168,11 @@ export const api = {
     request<EventPage>(`/v1/jobs/${encodeURIComponent(id)}/events?after=${after}&limit=1000`),
   checkpoints: (id: string) => request<Checkpoint[]>(`/v1/jobs/${encodeURIComponent(id)}/checkpoints`),
   cancel: (id: string) => request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" }),
+  pause: (id: string) => request<Job>(`/v1/jobs/${encodeURIComponent(id)}/pause`, { method: "POST" }),
+  resume: (id: string) => request<Job>(`/v1/jobs/${encodeURIComponent(id)}/resume`, { method: "POST" }),
+  /** Train to `steps` in all (more than the job has). */
+  extend: (id: string, steps: number | string) =>
+    request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { method: "PATCH", json: { steps } }),
   createJob: (body: unknown) => request<Job>("/v1/jobs", { method: "POST", json: body }),
   promote: (checkpointId: string, name: string) =>
     request<Model>(`/v1/checkpoints/${encodeURIComponent(checkpointId)}/promote`, { method: "POST", json: { name } }),

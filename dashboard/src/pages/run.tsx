@@ -5,11 +5,12 @@ import { ProblemMessage, showProblem } from "../components/problems";
 import { duration, NotFound, StatusPill } from "../components/status";
 import { Checkpoints } from "../run/checkpoints";
 import { Chart } from "../run/chart";
+import { ENDED, RunControls } from "../run/controls";
 import { EventLog } from "../run/log";
 import { curves, eta, smoothed } from "../run/metrics";
+import { Origin } from "../run/origin";
 import { CAPTIONS, totalSteps } from "./runs";
 
-const ENDED = ["succeeded", "failed", "cancelled"];
 const OTHER_METRICS: [string, string][] = [["lr", "learning rate"], ["grad_norm", "grad norm"],
   ["samples_per_s", "samples/s"], ["memory_mb", "memory (MB)"]];
 
@@ -51,9 +52,10 @@ export function RunPage({ id }: { id: string }) {
         <StatusPill status={job.status} />
         <span class="id">{job.id}</span>
         <span class="spacer" />
-        {!ENDED.includes(job.status) && <Cancel job={job} onCancelled={setJob} />}
+        <RunControls job={job} onChange={setJob} />
       </div>
       <ProblemMessage problem={problem} />
+      <Origin job={job} />
       <Reason job={job} events={events} />
       <Progress job={job} events={events} />
       {job.type !== CAPTIONS && (
@@ -61,7 +63,7 @@ export function RunPage({ id }: { id: string }) {
           <h2>Curves</h2>
           <Curves events={events} />
           <h2>Checkpoints</h2>
-          <Checkpoints checkpoints={checkpoints} prompts={prompts} />
+          <Checkpoints job={job} checkpoints={checkpoints} prompts={prompts} />
         </>
       )}
       <div class="two-columns">
@@ -92,6 +94,14 @@ function Reason({ job, events }: { job: Job; events: JobEvent[] }) {
   if ((job.status === "queued" || job.status === "admitted") && job.wait_reason) return <p class="reason" role="status">Waiting: {job.wait_reason}</p>;
   if (job.status === "failed" && job.error) return <pre class="reason failed" role="status">{job.error}</pre>;
   if (job.cancel_requested_at && !ENDED.includes(job.status)) return <p class="reason">Cancelling…</p>;
+  if (job.status === "paused") {
+    return <p class="reason" role="status">{job.step > 0
+      ? `Paused at step ${job.step}; resume continues from its checkpoint.`
+      : "Paused before its first step; resume puts it back in the queue."}</p>;
+  }
+  if (job.pause_requested_at && job.status === "running") {
+    return <p class="reason" role="status">Pausing…, the trainer is writing a checkpoint.</p>;
+  }
   if (job.borrowed) return <p class="reason">Running on borrowed capacity: it may be preempted.</p>;
   return null;
 }
@@ -155,27 +165,5 @@ function Hyperparameters({ job }: { job: Job }) {
         <tr><th scope="row">priority</th><td>{job.priority}</td></tr>
       </tbody>
     </table>
-  );
-}
-
-function Cancel({ job, onCancelled }: { job: Job; onCancelled: (job: Job) => void }) {
-  const [asking, setAsking] = useState(false);
-  const [problem, setProblem] = useState<ApiError | null>(null);
-  if (!asking) return <button type="button" class="danger" onClick={() => setAsking(true)}>Cancel run</button>;
-  const cancel = async () => {
-    try {
-      onCancelled(await api.cancel(job.id));
-      setAsking(false);
-    } catch (error) {
-      setProblem(showProblem(error));
-    }
-  };
-  return (
-    <span class="confirm" role="group" aria-label="confirm cancel">
-      Cancel {job.name}?{" "}
-      <button type="button" class="danger" onClick={cancel}>Yes, cancel it</button>{" "}
-      <button type="button" class="secondary" onClick={() => setAsking(false)}>No</button>
-      <ProblemMessage problem={problem} />
-    </span>
   );
 }

@@ -1,8 +1,10 @@
 // Checkpoints as a grid of their sample images (rows: steps, columns: validation prompts), a side-by-side
-// compare of two steps, and per checkpoint: its weights to download and promoting it to a model.
+// compare of two steps, and per checkpoint: its weights to download, promoting it to a model, and a new run that
+// trains on from it.
 import { useState } from "preact/hooks";
-import { api, ApiError, Checkpoint, request } from "../api";
+import { api, ApiError, Checkpoint, Job, request } from "../api";
 import { FieldErrors, ProblemMessage, showProblem } from "../components/problems";
+import { NewRun } from "./new";
 
 interface WeightFile {
   name: string;
@@ -10,8 +12,9 @@ interface WeightFile {
   url: string;
 }
 
-export function Checkpoints({ checkpoints, prompts }: { checkpoints: Checkpoint[]; prompts: string[] }) {
+export function Checkpoints({ job, checkpoints, prompts }: { job: Job; checkpoints: Checkpoint[]; prompts: string[] }) {
   const [comparing, setComparing] = useState(false);
+  const [start, setStart] = useState<Checkpoint | null>(null);
   if (checkpoints.length === 0) return <p class="empty">No checkpoints yet.</p>;
   const columns = Math.max(prompts.length, ...checkpoints.map((c) => c.sample_urls.length));
   const header = Array.from({ length: columns }, (_, i) => prompts[i] ?? `sample ${i + 1}`);
@@ -21,6 +24,7 @@ export function Checkpoints({ checkpoints, prompts }: { checkpoints: Checkpoint[
         {comparing ? "Close the compare view" : "Compare two steps"}
       </button>
       {comparing && <Compare checkpoints={checkpoints} header={header} />}
+      {start && <NewRun key={start.id} from={{ job, checkpoint: start }} onClose={() => setStart(null)} />}
       <table class="samples" aria-label="checkpoint samples">
         <thead>
           <tr><th>Step</th>{header.map((p) => <th scope="col">{p}</th>)}<th /></tr>
@@ -32,7 +36,11 @@ export function Checkpoints({ checkpoints, prompts }: { checkpoints: Checkpoint[
               {header.map((prompt, i) => (
                 <td>{c.sample_urls[i] ? <img src={c.sample_urls[i]} alt={`step ${c.step}: ${prompt}`} /> : "—"}</td>
               ))}
-              <td class="actions"><Weights checkpoint={c} /><Promote checkpoint={c} /></td>
+              <td class="actions">
+                <Weights checkpoint={c} /><Promote checkpoint={c} />
+                <button type="button" class="secondary" onClick={() => setStart(c)} aria-expanded={start?.id === c.id}
+                  aria-label={`Train on from here (step ${c.step})`}>Train on from here</button>
+              </td>
             </tr>
           ))}
         </tbody>
