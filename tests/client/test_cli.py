@@ -177,6 +177,16 @@ def test_generate_saves_pngs_of_the_size_asked_and_a_queued_job_says_why_then_ca
     waited = user.run("jobs", "watch", job["id"], "--timeout", "1")
     assert waited.code == 5 and "still queued" in waited.stderr and endpoint["id"] in waited.stdout, waited
 
+    paused = user.run("jobs", "pause", job["id"])
+    assert paused.code == 0 and f"job {job['id']}: paused" in paused.stdout, paused
+    watched = user.run("jobs", "watch", job["id"])
+    assert watched.code == 6 and "paused" in watched.stdout.splitlines()[-1], watched
+    extended = user.run("jobs", "extend", job["id"], "--steps", "5")
+    assert extended.code == 0 and "paused, training to step 5" in extended.stdout, extended
+    refused = user.run("jobs", "extend", job["id"], "--steps", "4")
+    assert refused.code == 1 and "larger than the job's 5" in refused.stderr, refused
+    assert user.run("jobs", "resume", job["id"], "--json").json()["status"] == "queued"
+
     assert user.run("jobs", "cancel", job["id"], "--json").json()["status"] == "cancelled"
     watched = user.run("jobs", "watch", job["id"])
     assert watched.code == 4 and "cancelled" in watched.stdout.splitlines()[-1], watched
@@ -185,7 +195,7 @@ def test_generate_saves_pngs_of_the_size_asked_and_a_queued_job_says_why_then_ca
     code, seen = on_terminal([SANACLOUD, "jobs", "watch", job["id"]], user.env)
     assert code == 4 and "\x1b[" in seen and "queued -> cancelled" in seen, seen
     events = user.run("jobs", "events", job["id"], "--type", "status", "--json").json()
-    assert [event["payload"]["to"] for event in events] == ["queued", "cancelled"], events
+    assert [event["payload"]["to"] for event in events] == ["queued", "paused", "queued", "cancelled"], events
 
 
 def test_an_upload_on_a_terminal_shows_a_progress_bar_then_the_report(user: User, tmp_path: Path) -> None:
