@@ -25,6 +25,7 @@ def probe(scratch: Path, cache: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two processes each compiling (or loading) every graph: minutes on a busy 2-core machine
 def test_compiled_serving_matches_eager_and_restarts_from_its_cache(tmp_path: Path) -> None:
     cache = tmp_path / "torch-compile"
     cold = probe(tmp_path / "first", cache)
