@@ -6,7 +6,8 @@
 2. a captioned dataset of scenes is written like any tenant's upload (shapes.py);
 3. the DiT is trained on it by this package's own trainer, as a full-training job (DeepSpeed
    ZeRO-2, one process), exactly the path a platform job takes;
-4. the result is checked with the judge (prompt adherence) and saved.
+4. the result is saved and measured with the judge: the codec's round trip per shape after step 1,
+   prompt adherence (per shape too) over the evaluation prompts at the end, as JSON lines.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from sanacloud.model.components import load
 from sanacloud.model.tiny import MODEL_CARD, WEIGHTS
 from sanacloud.model.tiny.autoencoder import latent_scale, train_autoencoder
 from sanacloud.model.tiny.config import SPEC, fresh
-from sanacloud.model.tiny.shapes import write_dataset
+from sanacloud.model.tiny.evaluate import codec_shapes, render
+from sanacloud.model.tiny.judge import adherence, shape_adherence
+from sanacloud.model.tiny.shapes import EVAL_SCENES, write_dataset
 from sanacloud.model.train.checkpoint_layout import TRANSFORMER_DIR
 from sanacloud.model.train.loop import run
 from sanacloud.model.train.spec import TrainSpec
@@ -42,9 +45,11 @@ class Recipe:
     dit_lr: float = 1e-3
     ae_lr: float = 1e-3
     seed: int = 0
+    codec_scenes: int = 200  # scenes in the codec's round-trip measurement
+    eval_seeds: int = 2  # seeds per evaluation prompt in the final measurement
 
 
-QUICK = Recipe(ae_steps=4, ae_batch=2, images=16, dit_steps=4, dit_batch=4)
+QUICK = Recipe(ae_steps=4, ae_batch=2, images=16, dit_steps=4, dit_batch=4, codec_scenes=25, eval_seeds=1)
 
 
 def build(out: Path, work: Path, recipe: Recipe) -> None:
@@ -58,6 +63,7 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
                           seed=recipe.seed + 1, lr=recipe.ae_lr, checkpoint=work / "autoencoder.pt",
                           log=_log("autoencoder"))
         sana.vae.register_to_config(scaling_factor=latent_scale(sana.vae, seed=recipe.seed + 2))
+        _log("codec_shapes")(codec_shapes(sana.vae, count=recipe.codec_scenes))
         sana.save(base)
     if not (data / "metadata.jsonl").exists():
         write_dataset(data, recipe.images, 128, recipe.seed + 3)
@@ -76,6 +82,9 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
     sana.save(out)
     if kept_card is not None:
         card.write_text(kept_card)
+    images, scenes = render(sana, EVAL_SCENES, steps=20, seeds_per_scene=recipe.eval_seeds)
+    _log("adherence")({**adherence(images, scenes),
+                       **{f"shape_{shape}": share for shape, share in shape_adherence(images, scenes).items()}})
 
 
 def _final_checkpoint(output_dir: Path) -> Path:

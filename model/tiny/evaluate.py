@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from diffusers import SanaPipeline
+import numpy as np
+import torch
+from diffusers import AutoencoderDC, SanaPipeline
 from PIL import Image
 
 from sanacloud.model.components import Sana
 from sanacloud.model.sampling.generate import generate, make_pipeline
 from sanacloud.model.sampling.schedulers import Solver
-from sanacloud.model.tiny.judge import adherence, concept_adherence
-from sanacloud.model.tiny.shapes import Scene
+from sanacloud.model.tiny.judge import adherence, concept_adherence, shape_adherence
+from sanacloud.model.tiny.shapes import ALL_SHAPES, BASE_COLORS, Scene, sample_scenes
+from sanacloud.model.tiny.shapes import render as draw
 
 
 def render(sana: Sana, scenes: Sequence[Scene], *, steps: int = 20, guidance: float = 4.5, solver: Solver = "dpm",
@@ -39,3 +42,24 @@ def measure_concept(sana: Sana, scenes: Sequence[Scene], concept: str, **options
     """The fraction of images that show `concept` where their prompt asks for it."""
     images, repeated = render(sana, scenes, **options)
     return concept_adherence(images, repeated, concept)
+
+
+def measure_shapes(sana: Sana, scenes: Sequence[Scene], **options: Any) -> dict[str, float]:
+    """Per shape, the fraction of generated images that show the shape their prompt asks for."""
+    return shape_adherence(*render(sana, scenes, **options))
+
+
+@torch.no_grad()
+def codec_shapes(vae: AutoencoderDC, *, count: int = 200, seed: int = 5, size: int = 128) -> dict[str, float]:
+    """Per shape (held-out star included), the fraction of drawn scenes the judge still reads as
+    that shape after an encode-decode round trip: what the DiT can draw at best."""
+    scenes = sample_scenes(count, np.random.default_rng(seed), colors=BASE_COLORS, shapes=ALL_SHAPES)
+    originals = [draw(scene, size, np.random.default_rng([seed, i])) for i, scene in enumerate(scenes)]
+    decoded: list[Image.Image] = []
+    for start in range(0, count, 25):
+        chunk = np.stack([np.asarray(image, dtype=np.float32) for image in originals[start:start + 25]])
+        images = torch.from_numpy(chunk).permute(0, 3, 1, 2) / 127.5 - 1
+        restored = vae.decode(vae.encode(images).latent).sample.clamp(-1, 1)
+        pixels = ((restored + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        decoded += [Image.fromarray(each) for each in pixels]
+    return shape_adherence(decoded, scenes)

@@ -493,6 +493,17 @@ def adherence(images: Sequence[ImageLike], scenes: Sequence[Scene]) -> dict[str,
     return {key: count / len(scenes) for key, count in totals.items()}
 
 
+def shape_adherence(images: Sequence[ImageLike], scenes: Sequence[Scene]) -> dict[str, float]:
+    """For each shape the scenes ask for, the fraction of its images that show it (a per-shape
+    breakdown of `adherence`'s "shape": one shape drawn well can hide another never drawn)."""
+    if len(images) != len(scenes):
+        raise ValueError(f"{len(images)} images but {len(scenes)} scenes")
+    asked: dict[str, list[bool]] = {}
+    for image, scene in zip(images, scenes, strict=True):
+        asked.setdefault(scene.shape, []).append(judge(image).shape == scene.shape)
+    return {shape: sum(hits) / len(hits) for shape, hits in asked.items()}
+
+
 def concept_adherence(images: Sequence[ImageLike], scenes: Sequence[Scene], concept: str) -> float:
     """The fraction of images that show `concept` (a colour or shape word) wherever their scene
     puts it: as the shape's colour, the background or the shape. Scenes without it are refused."""

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from sanacloud.model.tiny.judge import Verdict, adherence, concept_adherence, judge, matches
+from sanacloud.model.tiny.judge import Verdict, adherence, concept_adherence, judge, matches, shape_adherence
 from sanacloud.model.tiny.shapes import (
     ALL_COLORS,
     ALL_SHAPES,
@@ -339,6 +339,16 @@ def test_matches_and_adherence() -> None:
     assert adherence(images, [scene] * 4) == {"background": 0.75, "color": 0.75, "shape": 0.5, "all": 0.25}
     with pytest.raises(ValueError):
         adherence(images, [scene] * 3)
+
+
+def test_shape_adherence_is_per_shape_asked() -> None:
+    rng = np.random.default_rng(2)
+    circle, square = Scene("circle", "red", "blue"), Scene("square", "white", "black")
+    images = [render(circle, 128, rng), render(circle, 128, rng), render(square, 128, rng),
+              render(Scene("circle", "white", "black"), 128, rng)]  # a circle where a square was asked
+    assert shape_adherence(images, [circle, circle, square, square]) == {"circle": 1.0, "square": 0.5}
+    with pytest.raises(ValueError):
+        shape_adherence(images, [circle])
 
 
 def test_concept_adherence_looks_where_the_scene_puts_the_concept() -> None:
