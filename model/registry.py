@@ -55,8 +55,8 @@ def _1600m(sample: int) -> dict[str, Any]:
 
 
 TINY_TRANSFORMER: dict[str, Any] = {
-    "in_channels": 32, "out_channels": 32, "num_layers": 6, "num_attention_heads": 4, "attention_head_dim": 32,
-    "num_cross_attention_heads": 4, "cross_attention_head_dim": 32, "cross_attention_dim": 128,
+    "in_channels": 32, "out_channels": 32, "num_layers": 8, "num_attention_heads": 6, "attention_head_dim": 32,
+    "num_cross_attention_heads": 6, "cross_attention_head_dim": 32, "cross_attention_dim": 192,
     "caption_channels": 64, "mlp_ratio": 2.5, "sample_size": 4, "patch_size": 1,
 }
 

@@ -27,8 +27,7 @@ from sanacloud.model.components import load
 from sanacloud.model.tiny import MODEL_CARD, WEIGHTS
 from sanacloud.model.tiny.autoencoder import latent_scale, train_autoencoder
 from sanacloud.model.tiny.config import SPEC, fresh
-from sanacloud.model.tiny.evaluate import codec_shapes, render
-from sanacloud.model.tiny.judge import adherence, shape_adherence
+from sanacloud.model.tiny.evaluate import adherence_by_shape, codec_shapes, render
 from sanacloud.model.tiny.shapes import EVAL_SCENES, write_dataset
 from sanacloud.model.train.checkpoint_layout import TRANSFORMER_DIR
 from sanacloud.model.train.loop import run
@@ -37,12 +36,13 @@ from sanacloud.model.train.spec import TrainSpec
 
 @dataclass(frozen=True)
 class Recipe:
-    ae_steps: int = 3000
+    ae_steps: int = 5500
     ae_batch: int = 8
     images: int = 4000
-    dit_steps: int = 6000
+    dit_steps: int = 8000
     dit_batch: int = 64
     dit_lr: float = 1e-3
+    dit_ema: float = 0.999  # what ships is the DiT's moving average
     ae_lr: float = 1e-3
     seed: int = 0
     codec_scenes: int = 200  # scenes in the codec's round-trip measurement
@@ -71,7 +71,8 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
     spec = TrainSpec(model=SPEC.name, model_path=base, data_dir=data, output_dir=work / "run", type="full",
                      steps=recipe.dit_steps, batch_size=recipe.dit_batch, learning_rate=recipe.dit_lr,
                      lr_scheduler="cosine", warmup_steps=min(100, recipe.dit_steps // 10), max_grad_norm=1.0,
-                     caption_dropout=0.1, seed=recipe.seed, log_every=50, checkpoint_interval=recipe.dit_steps // 10,
+                     caption_dropout=0.1, ema_decay=recipe.dit_ema, seed=recipe.seed, log_every=50,
+                     checkpoint_interval=recipe.dit_steps // 10,
                      validation_prompts=["a red circle on a blue background", "a yellow square on a black background"])
     run(spec)
     trained = SanaTransformer2DModel.from_pretrained(_final_checkpoint(spec.output_dir) / TRANSFORMER_DIR)
@@ -83,8 +84,7 @@ def build(out: Path, work: Path, recipe: Recipe) -> None:
     if kept_card is not None:
         card.write_text(kept_card)
     images, scenes = render(sana, EVAL_SCENES, steps=20, seeds_per_scene=recipe.eval_seeds)
-    _log("adherence")({**adherence(images, scenes),
-                       **{f"shape_{shape}": share for shape, share in shape_adherence(images, scenes).items()}})
+    _log("adherence")(adherence_by_shape(images, scenes))
 
 
 def _final_checkpoint(output_dir: Path) -> Path:

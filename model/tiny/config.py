@@ -1,4 +1,4 @@
-"""sana-tiny's parts: a small 32x DC-AE, a 6-layer linear DiT and a frozen 2-layer Gemma-2 with a
+"""sana-tiny's parts: a small 32x DC-AE, an 8-layer linear DiT and a frozen 2-layer Gemma-2 with a
 byte-level tokenizer (ByT5Tokenizer needs no vocabulary file). Same classes as the real Sana."""
 
 from __future__ import annotations

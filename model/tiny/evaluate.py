@@ -44,6 +44,12 @@ def measure_concept(sana: Sana, scenes: Sequence[Scene], concept: str, **options
     return concept_adherence(images, repeated, concept)
 
 
+def adherence_by_shape(images: Sequence[Image.Image], scenes: Sequence[Scene]) -> dict[str, float]:
+    """`adherence` and, as `shape_<name>`, each shape's share of images showing it where asked."""
+    return {**adherence(images, scenes),
+            **{f"shape_{shape}": share for shape, share in shape_adherence(images, scenes).items()}}
+
+
 def measure_shapes(sana: Sana, scenes: Sequence[Scene], **options: Any) -> dict[str, float]:
     """Per shape, the fraction of generated images that show the shape their prompt asks for."""
     return shape_adherence(*render(sana, scenes, **options))

@@ -1,8 +1,9 @@
 """A LoRA fine-tune teaches the shipped sana-tiny a colour it has never seen.
 
 The base DiT never saw "pink" (`shapes.HELD_OUT_COLORS`): asked for a pink shape, it draws some
-other colour. A LoRA trained by the real trainer on a small set of captioned pink scenes makes
-the judge find pink where the prompts ask for it, and leaves the base's shape colours intact.
+other colour. A LoRA trained by the real trainer on the sample set a user gets from
+`python -m sanacloud.model.tiny.sample_data` (200 captioned scenes that all show pink) makes the
+judge find pink where the prompts ask for it, and leaves the base prompts' colours intact.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from diffusers import SanaPipeline
 
-from sanacloud.model.components import load
+from sanacloud.model.components import Sana, load
 from sanacloud.model.sampling.generate import make_pipeline
 from sanacloud.model.tiny import WEIGHTS
 from sanacloud.model.tiny.config import SPEC
 from sanacloud.model.tiny.evaluate import measure, measure_concept
-from sanacloud.model.tiny.shapes import ALL_COLORS, BASE_SHAPES, EVAL_SCENES, HELD_OUT_EVAL_SCENES, write_dataset
+from sanacloud.model.tiny.sample_data import write_sample
+from sanacloud.model.tiny.shapes import EVAL_SCENES, HELD_OUT_EVAL_SCENES
 from sanacloud.model.train.checkpoints import latest
 from tests.helpers.trainer import make_spec, run_trainer
 
@@ -24,22 +27,33 @@ pytestmark = pytest.mark.slow
 PINK_SCENES = [scene for scene in HELD_OUT_EVAL_SCENES if "pink" in scene.concepts and scene.shape != "star"]
 
 
-@pytest.mark.timeout(900)  # about 90 s on an idle machine
-def test_lora_teaches_a_held_out_colour(tmp_path: Path) -> None:
-    data = tmp_path / "pink"
-    write_dataset(data, 200, 128, seed=11, colors=ALL_COLORS, shapes=BASE_SHAPES, require_any=("pink",))
+def train_adapter(tmp_path: Path, concept: str) -> Path:
+    """The exported LoRA (as a tenant gets it) trained on `concept`'s sample set."""
+    data = write_sample(tmp_path / concept, images=200, concept=concept, seed=11)
     spec = make_spec(WEIGHTS, data, tmp_path / "run", type="lora", steps=300, batch_size=16, learning_rate=3e-3,
                      caption_dropout=0.1, log_every=50, validation_prompts=[])
     run_trainer(spec, timeout=900)
+    return latest(spec.output_dir)[1]
 
+
+def with_adapter(base: Sana, adapter: Path) -> SanaPipeline:
+    """A pipeline over `base` with the adapter loaded (it wraps base's own transformer from then on)."""
+    tuned = make_pipeline(base)
+    tuned.load_lora_weights(str(adapter))
+    return tuned
+
+
+@pytest.mark.timeout(900)  # about 90 s on an idle machine
+def test_lora_teaches_a_held_out_colour(tmp_path: Path) -> None:
+    adapter = train_adapter(tmp_path, "pink")
     base = load(WEIGHTS, SPEC)
     before = measure_concept(base, PINK_SCENES, "pink", seeds_per_scene=4)
-    tuned = make_pipeline(base)
-    tuned.load_lora_weights(str(latest(spec.output_dir)[1]))  # the exported adapter, as a tenant gets it
+    tuned = with_adapter(base, adapter)
     after = measure_concept(base, PINK_SCENES, "pink", seeds_per_scene=4, pipe=tuned)
     kept = measure(base, EVAL_SCENES, pipe=tuned, seeds_per_scene=3)  # one seed each swings by ±10 points
-    # Measured (training seeds 3 and 4): pink shown 0 % -> 95 % and 80 % (5 prompts x 4 seeds); base
-    # prompts keep 88 % and 93 % of their colours, while backgrounds drop to 58 % (the set shows
-    # pink as a background half the time).
+    # Measured (training seed 3): pink shown 5 % -> 85 % (5 prompts x 4 seeds); base prompts keep
+    # 90 % of their colours, while backgrounds drop to 61 % (the set shows pink as a background
+    # half the time).
     assert before <= 0.1 and after >= 0.5, (before, after)
     assert kept["color"] >= 0.8 and kept["background"] >= 0.5, kept
+

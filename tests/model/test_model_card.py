@@ -57,8 +57,8 @@ def test_the_cards_diffusers_call_draws_the_prompted_colours(repository_root: Pa
         exec(draw, namespace)
         images.append(namespace["image"])
     result = adherence(images, SCENES)
-    # Measured: background 1.00, colour 1.00 (shape 0.12: corners are not learnt yet).
-    assert result["background"] >= 0.85 and result["color"] >= 0.85, result
+    # Measured: background 1.00, colour 1.00, shape 0.75 (two of its prompts ask for squares).
+    assert result["background"] >= 0.85 and result["color"] >= 0.85 and result["shape"] >= 0.5, result
 
 
 def test_the_card_has_hugging_face_metadata() -> None:

@@ -70,7 +70,8 @@ def test_registry_names_every_sana_release() -> None:
 
 def test_check_folder_says_what_is_missing_or_wrong(random_tiny: Path, tmp_path: Path) -> None:
     check_folder(random_tiny, TINY)
-    with pytest.raises(ModelFolderError, match=r"sana-600m-1024.*num_layers is 6, sana-600m-1024 has 28"):
+    layers = TINY.transformer["num_layers"]
+    with pytest.raises(ModelFolderError, match=rf"sana-600m-1024.*num_layers is {layers}, sana-600m-1024 has 28"):
         check_folder(random_tiny, REGISTRY["sana-600m-1024"])
     broken = tmp_path / "broken"
     shutil.copytree(random_tiny, broken)
