@@ -50,11 +50,6 @@ def adherence_by_shape(images: Sequence[Image.Image], scenes: Sequence[Scene]) -
             **{f"shape_{shape}": share for shape, share in shape_adherence(images, scenes).items()}}
 
 
-def measure_shapes(sana: Sana, scenes: Sequence[Scene], **options: Any) -> dict[str, float]:
-    """Per shape, the fraction of generated images that show the shape their prompt asks for."""
-    return shape_adherence(*render(sana, scenes, **options))
-
-
 @torch.no_grad()
 def codec_shapes(vae: AutoencoderDC, *, count: int = 200, seed: int = 5, size: int = 128) -> dict[str, float]:
     """Per shape (held-out star included), the fraction of drawn scenes the judge still reads as
